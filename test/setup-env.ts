@@ -1,0 +1,4 @@
+// Tests never reach AWS or real providers, and never print EMF metrics unless a test asks.
+process.env.AWS_EC2_METADATA_DISABLED = 'true';
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+process.env.CDK_DISABLE_CLI_TELEMETRY = 'true';
