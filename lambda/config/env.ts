@@ -1,0 +1,157 @@
+import { VENDORS, Vendor } from '../core/types';
+import { CooldownPolicy, DEFAULT_COOLDOWN_POLICY } from '../keys/cooldown';
+
+/** Configuration read once, at start-up, from the environment (SPEC § Configuration). */
+export interface GatewayConfig {
+  keys: Record<Vendor, string[]>;
+  baseUrls: BaseUrls;
+  tableName: string;
+  /** Set for dynalite or another endpoint; unset in AWS. */
+  dynamodbEndpoint?: string;
+  /** Provider keys in Secrets Manager (the deployed stack sets it). */
+  providerKeysSecretId?: string;
+  rotation: RotationSettings;
+  cooldown: CooldownPolicy;
+}
+
+export interface BaseUrls {
+  openai: string;
+  elevenlabs: string;
+  fal: string;
+  falQueue: string;
+  kling: string;
+}
+
+export interface RotationSettings {
+  /** Upper bound on a request's time budget; Lambda's remaining time minus `deadlineMarginMs` can only shorten it. */
+  requestDeadlineMs: number;
+  deadlineMarginMs: number;
+  /** Upstream attempts per request, all keys together. */
+  maxAttempts: number;
+  /** When every key is cooling, wait for the earliest only if it is usable within this; else answer 429 at once. */
+  maxWaitMs: number;
+  /** Full-jitter exponential backoff for overloaded providers: base and cap. */
+  backoffBaseMs: number;
+  backoffCapMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Per vendor: variables (plural first) and what an entry must look like. */
+const KEY_VARS: Record<Vendor, { plural: string; singular: string; pair?: string }> = {
+  openai: { plural: 'OPENAI_API_KEYS', singular: 'OPENAI_API_KEY' },
+  elevenlabs: { plural: 'ELEVENLABS_API_KEYS', singular: 'ELEVENLABS_API_KEY' },
+  fal: { plural: 'FAL_KEYS', singular: 'FAL_KEY', pair: 'KEY_ID:KEY_SECRET' },
+  kling: { plural: 'KLING_API_KEYS', singular: 'KLING_API_KEY', pair: 'ACCESS_KEY:SECRET_KEY' },
+};
+
+export const DEFAULT_BASE_URLS: BaseUrls = {
+  openai: 'https://api.openai.com/v1',
+  elevenlabs: 'https://api.elevenlabs.io',
+  fal: 'https://fal.run',
+  falQueue: 'https://queue.fal.run',
+  kling: 'https://api-singapore.klingai.com',
+};
+
+const BASE_URL_VARS: Record<keyof BaseUrls, string> = {
+  openai: 'OPENAI_BASE_URL',
+  elevenlabs: 'ELEVENLABS_BASE_URL',
+  fal: 'FAL_BASE_URL',
+  falQueue: 'FAL_QUEUE_BASE_URL',
+  kling: 'KLING_BASE_URL',
+};
+
+export function loadConfig(env: Env = process.env): GatewayConfig {
+  const keys = {} as Record<Vendor, string[]>;
+  for (const vendor of VENDORS) keys[vendor] = keysFromEnv(env, vendor);
+  const baseUrls = {} as BaseUrls;
+  for (const k of Object.keys(BASE_URL_VARS) as (keyof BaseUrls)[]) {
+    baseUrls[k] = baseUrl(env, BASE_URL_VARS[k], DEFAULT_BASE_URLS[k]);
+  }
+  return {
+    keys,
+    baseUrls,
+    tableName: nonEmpty(env.TABLE_NAME) ?? 'nanobot-config',
+    dynamodbEndpoint: env.DYNAMODB_ENDPOINT ? baseUrl(env, 'DYNAMODB_ENDPOINT', '') : undefined,
+    providerKeysSecretId: nonEmpty(env.PROVIDER_KEYS_SECRET_ID),
+    rotation: {
+      requestDeadlineMs: int(env, 'REQUEST_DEADLINE_MS', 26_000, 100),
+      deadlineMarginMs: int(env, 'DEADLINE_MARGIN_MS', 1_000, 0),
+      maxAttempts: int(env, 'MAX_ATTEMPTS', 6, 1),
+      maxWaitMs: int(env, 'MAX_KEY_WAIT_MS', 1_000, 0),
+      backoffBaseMs: int(env, 'BACKOFF_BASE_MS', 200, 1),
+      backoffCapMs: int(env, 'BACKOFF_CAP_MS', 4_000, 1),
+    },
+    cooldown: {
+      ...DEFAULT_COOLDOWN_POLICY,
+      defaultCooldownMs: int(env, 'COOLDOWN_DEFAULT_MS', DEFAULT_COOLDOWN_POLICY.defaultCooldownMs, 1),
+      maxCooldownMs: int(env, 'COOLDOWN_MAX_MS', DEFAULT_COOLDOWN_POLICY.maxCooldownMs, 1),
+      disableMs: int(env, 'KEY_DISABLE_MS', DEFAULT_COOLDOWN_POLICY.disableMs, 1),
+    },
+  };
+}
+
+/** The vendor's pool from its plural and singular variables: the union, deduplicated, plural first. */
+export function keysFromEnv(env: Env, vendor: Vendor): string[] {
+  const vars = KEY_VARS[vendor];
+  return mergeKeyLists(
+    parseKeyList(env[vars.plural], vars.plural, vars.pair),
+    parseKeyList(env[vars.singular], vars.singular, vars.pair),
+  );
+}
+
+/** Splits a comma-separated list, trims, drops empty entries, validates each without ever echoing it. */
+export function parseKeyList(raw: string | undefined, variable: string, pair?: string): string[] {
+  if (raw === undefined) return [];
+  const out: string[] = [];
+  raw.split(',').forEach((entry, i) => {
+    const key = entry.trim();
+    if (key === '') return;
+    const where = `${variable} entry ${i + 1}`;
+    if (/\s/.test(key)) throw new ConfigError(`${where} is malformed: it contains whitespace`);
+    if (pair) {
+      const parts = key.split(':');
+      if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
+        throw new ConfigError(`${where} is malformed: expected ${pair}`);
+      }
+    }
+    out.push(key);
+  });
+  return out;
+}
+
+export function mergeKeyLists(...lists: string[][]): string[] {
+  return [...new Set(lists.flat())];
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  const t = v?.trim();
+  return t ? t : undefined;
+}
+
+function baseUrl(env: Env, variable: string, fallback: string): string {
+  const raw = nonEmpty(env[variable]);
+  if (raw === undefined) return fallback;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${variable} is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${variable} must be an http(s) URL`);
+  return raw.replace(/\/+$/, '');
+}
+
+function int(env: Env, variable: string, fallback: number, min: number): number {
+  const raw = nonEmpty(env[variable]);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new ConfigError(`${variable} must be an integer ≥ ${min}`);
+  return Number(raw);
+}

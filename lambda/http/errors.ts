@@ -1,0 +1,46 @@
+import type { Failure } from '../core/rotation';
+
+export type ErrorType = 'invalid_request_error' | 'not_found_error' | 'rate_limit_error' | 'service_unavailable' | 'api_error' | 'timeout_error';
+
+/** An error answer, OpenAI-shaped on the wire: `{"error":{"message","type","code","param"}}`. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: ErrorType,
+    readonly code: string,
+    message: string,
+    readonly param: string | null = null,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export function invalid(message: string, param: string | null = null, code = 'invalid_value'): HttpError {
+  return new HttpError(400, 'invalid_request_error', code, message, param);
+}
+
+/**
+ * How a failed rotation reads to the client. Messages are ours: upstream error text is never
+ * passed through (it can echo key fragments); at most a provider's identifier-like code is.
+ */
+export function failureToHttp(f: Failure, provider: string): HttpError {
+  switch (f.kind) {
+    case 'all_keys_cooling': {
+      const seconds = Math.max(1, Math.ceil(f.retryAfterMs / 1000));
+      return new HttpError(429, 'rate_limit_error', 'all_keys_rate_limited',
+        `Every ${provider} key is rate limited; retry after ${seconds} s.`, null, { 'retry-after': String(seconds) });
+    }
+    case 'no_usable_key':
+      return new HttpError(503, 'service_unavailable', 'no_usable_key', `No usable ${provider} key is configured or enabled.`);
+    case 'upstream_rejected':
+      return new HttpError(400, 'invalid_request_error', f.code ?? 'upstream_rejected',
+        `The provider rejected the request${f.code ? ` (${f.code})` : ''} (upstream status ${f.status}).`);
+    case 'upstream_failed':
+      return new HttpError(502, 'api_error', 'upstream_error', `The provider failed after retries${f.code ? ` (${f.code})` : ''}.`);
+    case 'outcome_unknown':
+      return new HttpError(502, 'api_error', 'outcome_unknown', 'The provider did not answer; the request was not replayed because it could be charged twice.');
+    case 'deadline_exceeded':
+      return new HttpError(504, 'timeout_error', 'deadline_exceeded', 'The request did not complete within its deadline.');
+  }
+}

@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import type { ProviderId } from '../core/types';
+import { ImageRequest, SPEECH_FORMATS, SpeechRequest } from '../core/media';
+import { ELEVENLABS_OUTPUT_FORMAT, elevenLabsMaxChars } from '../providers/elevenlabs';
+import { falImageSize } from '../providers/fal';
+import { imageProviderFor, speechProviderFor } from '../providers/models';
+import { HttpError, invalid } from './errors';
+
+/**
+ * Request validation: everything a provider would refuse is refused here, with an OpenAI-style 400
+ * and no provider call. Structure by zod; per-model rules (lengths, sizes, ranges) by hand below.
+ */
+
+export const OPENAI_VOICES = ['alloy', 'ash', 'ballad', 'coral', 'echo', 'fable', 'onyx', 'nova', 'sage', 'shimmer', 'verse', 'marin', 'cedar'] as const;
+const OPENAI_INPUT_MAX = 4096;
+const ELEVENLABS_VOICE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+const speechSchema = z.strictObject({
+  model: z.string().min(1),
+  input: z.string().min(1, 'input must not be empty'),
+  voice: z.string().min(1),
+  response_format: z.enum(SPEECH_FORMATS).default('mp3'),
+  speed: z.number().finite().optional(),
+  instructions: z.string().max(4096).optional(),
+  stream_format: z.enum(['audio', 'sse']).optional(),
+});
+
+export function parseSpeech(body: unknown): { provider: ProviderId; req: SpeechRequest } {
+  const p = parseWith(speechSchema, body);
+  const provider = speechProviderFor(p.model);
+  if (!provider) throw unknownModel(p.model, 'audio/speech');
+  if (p.stream_format === 'sse') throw invalid('stream_format "sse" is not supported by this gateway; use "audio".', 'stream_format', 'unsupported_value');
+  const req: SpeechRequest = { model: p.model, input: p.input, voice: p.voice, response_format: p.response_format };
+  if (provider === 'openai-tts') {
+    if (p.input.length > OPENAI_INPUT_MAX) throw tooLong('input', OPENAI_INPUT_MAX);
+    if (!(OPENAI_VOICES as readonly string[]).includes(p.voice)) {
+      throw invalid(`voice must be one of ${OPENAI_VOICES.join(', ')} for ${p.model}.`, 'voice');
+    }
+    if (p.speed !== undefined) req.speed = range('speed', p.speed, 0.25, 4);
+    if (p.instructions !== undefined) {
+      if (p.model === 'tts-1' || p.model === 'tts-1-hd') throw invalid(`instructions are not supported by ${p.model}.`, 'instructions', 'unsupported_parameter');
+      req.instructions = p.instructions;
+    }
+  } else {
+    const max = elevenLabsMaxChars(p.model);
+    if (p.input.length > max) throw tooLong('input', max);
+    if (!ELEVENLABS_VOICE_ID.test(p.voice)) throw invalid('voice must be an ElevenLabs voice id.', 'voice');
+    if (!ELEVENLABS_OUTPUT_FORMAT[p.response_format]) {
+      throw invalid(`response_format ${p.response_format} is not available for ElevenLabs models; use mp3, opus, wav or pcm.`, 'response_format', 'unsupported_value');
+    }
+    // ElevenLabs voice_settings.speed accepts 0.7–1.2.
+    if (p.speed !== undefined) req.speed = range('speed', p.speed, 0.7, 1.2);
+    if (p.instructions !== undefined) throw invalid('instructions are not supported by ElevenLabs models.', 'instructions', 'unsupported_parameter');
+  }
+  return { provider, req };
+}
+
+const imageSchema = z.strictObject({
+  model: z.string().min(1).default('dall-e-2'),
+  prompt: z.string().min(1, 'prompt must not be empty'),
+  n: z.number().int('n must be an integer').optional(),
+  size: z.string().optional(),
+  quality: z.string().optional(),
+  response_format: z.enum(['url', 'b64_json']).default('url'),
+  style: z.string().optional(),
+  user: z.string().max(256).optional(),
+});
+
+interface ImageRules {
+  promptMax: number;
+  nMax: number;
+  sizes?: readonly string[];
+  qualities: readonly string[];
+  styles?: readonly string[];
+}
+
+const IMAGE_RULES: Record<string, ImageRules> = {
+  'dall-e-2': { promptMax: 1000, nMax: 10, sizes: ['256x256', '512x512', '1024x1024'], qualities: ['standard', 'auto'] },
+  'dall-e-3': { promptMax: 4000, nMax: 1, sizes: ['1024x1024', '1792x1024', '1024x1792'], qualities: ['standard', 'hd', 'auto'], styles: ['vivid', 'natural'] },
+  'gpt-image': { promptMax: 32000, nMax: 10, sizes: ['1024x1024', '1536x1024', '1024x1536', 'auto'], qualities: ['low', 'medium', 'high', 'auto'] },
+  // fal flux: up to 4 images per call; sizes are checked by falImageSize; quality has no fal equivalent.
+  fal: { promptMax: 10000, nMax: 4, qualities: ['standard', 'hd', 'auto'] },
+};
+
+export function parseImages(body: unknown): { provider: ProviderId; req: ImageRequest } {
+  const p = parseWith(imageSchema, body);
+  const provider = imageProviderFor(p.model);
+  if (!provider) throw unknownModel(p.model, 'images/generations');
+  const rules = IMAGE_RULES[provider === 'fal-flux' ? 'fal' : p.model.startsWith('gpt-image') ? 'gpt-image' : p.model];
+  if (p.prompt.length > rules.promptMax) throw tooLong('prompt', rules.promptMax);
+  const n = p.n ?? 1;
+  if (n < 1 || n > rules.nMax) throw invalid(`n must be between 1 and ${rules.nMax} for ${p.model}.`, 'n');
+  if (p.size !== undefined) {
+    const ok = provider === 'fal-flux' ? falImageSize(p.size) !== undefined : rules.sizes?.includes(p.size);
+    if (!ok) {
+      const allowed = provider === 'fal-flux' ? 'WIDTHxHEIGHT with sides 256–2048 in multiples of 8, or a fal preset' : rules.sizes?.join(', ');
+      throw invalid(`size ${JSON.stringify(p.size)} is not supported for ${p.model}; use ${allowed}.`, 'size');
+    }
+  }
+  if (p.quality !== undefined && !rules.qualities.includes(p.quality)) {
+    throw invalid(`quality must be one of ${rules.qualities.join(', ')} for ${p.model}.`, 'quality');
+  }
+  if (p.style !== undefined && !rules.styles?.includes(p.style)) {
+    throw invalid(rules.styles ? `style must be one of ${rules.styles.join(', ')}.` : `style is not supported for ${p.model}.`, 'style');
+  }
+  const req: ImageRequest = { model: p.model, prompt: p.prompt, n, response_format: p.response_format };
+  if (p.size !== undefined && p.size !== 'auto') req.size = p.size;
+  if (p.quality !== undefined && provider !== 'fal-flux') req.quality = p.quality;
+  if (p.style !== undefined) req.style = p.style;
+  return { provider, req };
+}
+
+/** Validates with a zod schema, turning the first issue into an OpenAI-style 400. */
+export function parseWith<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw invalid('The request body must be a JSON object.', null, 'invalid_json');
+  }
+  const r = schema.safeParse(body);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0];
+    return fail(invalid(`Unrecognized request argument supplied: ${key}`, key, 'unknown_parameter'));
+  }
+  const param = issue.path.map(String).join('.') || null;
+  const missing = issue.code === 'invalid_type' && issue.input === undefined;
+  const message = missing ? `Missing required parameter: '${param}'.` : `Invalid '${param}': ${issue.message}.`;
+  return fail(invalid(message, param, missing ? 'missing_required_parameter' : 'invalid_value'));
+}
+
+function fail(e: HttpError): never {
+  throw e;
+}
+
+function unknownModel(model: string, route: string): HttpError {
+  return invalid(`The model '${model.slice(0, 80)}' is not served on ${route} by this gateway.`, 'model', 'model_not_found');
+}
+
+function tooLong(param: string, max: number): HttpError {
+  return invalid(`'${param}' is too long: at most ${max} characters.`, param, 'string_above_max_length');
+}
+
+function range(param: string, v: number, lo: number, hi: number): number {
+  if (v < lo || v > hi) throw invalid(`'${param}' must be between ${lo} and ${hi}.`, param);
+  return v;
+}

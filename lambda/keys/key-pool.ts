@@ -1,0 +1,246 @@
+import { createHash } from 'node:crypto';
+import type { Clock, Vendor } from '../core/types';
+import { CooldownPolicy, DEFAULT_COOLDOWN_POLICY, cooldownFor, disableFor } from './cooldown';
+import { MinHeap } from './min-heap';
+
+export type DisableReason = 'quota_exhausted' | 'invalid_key';
+export type KeyState = 'usable' | 'cooling' | 'disabled';
+
+/**
+ * A key handed to one upstream attempt. Its public identity is `id` (`openai#2`) and `fingerprint`;
+ * the secret is reachable only through `secret()`, held in a private field so that neither
+ * `JSON.stringify` nor `util.inspect` of a lease (or of anything holding one) can print it.
+ */
+export class KeyLease {
+  readonly #secret: string;
+  constructor(
+    readonly vendor: Vendor,
+    readonly id: string,
+    readonly fingerprint: string,
+    secret: string,
+  ) {
+    this.#secret = secret;
+  }
+  secret(): string {
+    return this.#secret;
+  }
+  toJSON(): string {
+    return this.id;
+  }
+}
+
+export type Pick =
+  | { kind: 'key'; lease: KeyLease }
+  /** Every usable-soon key is cooling: the earliest is usable in `waitMs`. */
+  | { kind: 'wait'; waitMs: number }
+  /** No key at all: none configured, or all disabled. */
+  | { kind: 'none' };
+
+export interface PoolCounts {
+  total: number;
+  available: number;
+  cooling: number;
+  disabled: number;
+}
+
+export interface KeyView {
+  id: string;
+  fingerprint: string;
+  state: KeyState;
+  /** Epoch ms when a cooling key is usable again / a disabled key is re-probed. */
+  until?: number;
+  reason?: DisableReason | 'rate_limited';
+}
+
+interface Slot {
+  lease: KeyLease;
+  state: KeyState;
+  until: number;
+  reason?: DisableReason | 'rate_limited';
+  /** Consecutive rate limits (grows the default cooldown). */
+  strikes: number;
+  /** Consecutive disables (grows the re-probe interval). */
+  disables: number;
+  /** Bumped on every state change; queue and heap entries with an older generation are stale. */
+  gen: number;
+}
+
+interface Entry {
+  slot: Slot;
+  gen: number;
+}
+
+/**
+ * The keys of one vendor, shared by all of that vendor's providers.
+ *
+ * Selection is round-robin over usable keys through a FIFO of (slot, generation) entries: a pick
+ * pops the head and re-appends it. A key leaving rotation just bumps its generation, so its queue
+ * entry turns stale and is dropped when it reaches the head; a timer heap brings it back when its
+ * cooldown or disable interval ends. Each state change creates at most one stale entry, so a pick
+ * is O(1) amortised, and O(log n) per cooldown — never a scan of the pool.
+ */
+export class KeyPool {
+  private readonly slots: Slot[];
+  private queue: Entry[] = [];
+  private head = 0;
+  private readonly timers = new MinHeap<{ at: number; slot: Slot; gen: number }>();
+  private cooling = 0;
+  private disabled = 0;
+  private readonly byId = new Map<string, Slot>();
+
+  constructor(
+    readonly vendor: Vendor,
+    secrets: readonly string[],
+    private readonly clock: Clock,
+    private readonly policy: CooldownPolicy = DEFAULT_COOLDOWN_POLICY,
+  ) {
+    this.slots = secrets.map((secret, i) => {
+      const lease = new KeyLease(vendor, `${vendor}#${i + 1}`, fingerprintOf(secret), secret);
+      const slot: Slot = { lease, state: 'usable', until: 0, strikes: 0, disables: 0, gen: 0 };
+      this.byId.set(lease.id, slot);
+      return slot;
+    });
+    for (const slot of this.slots) this.queue.push({ slot, gen: slot.gen });
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** The next usable key, round-robin; or how long until one is; or that there is none. */
+  pick(): Pick {
+    const now = this.clock();
+    this.releaseExpired(now);
+    while (this.head < this.queue.length) {
+      const entry = this.queue[this.head++];
+      if (entry.gen !== entry.slot.gen || entry.slot.state !== 'usable') continue;
+      this.queue.push(entry);
+      this.compact();
+      return { kind: 'key', lease: entry.slot.lease };
+    }
+    this.compact();
+    if (this.cooling === 0) return { kind: 'none' };
+    const next = this.timers.peek();
+    return { kind: 'wait', waitMs: next ? Math.max(0, next.at - now) : 0 };
+  }
+
+  /** A lease for a given key id (job polls must use the creating key), whatever its state. */
+  leaseById(id: string): KeyLease | undefined {
+    return this.byId.get(id)?.lease;
+  }
+
+  /** The key answered; it is healthy again. */
+  markOk(lease: KeyLease): void {
+    const slot = this.slotOf(lease);
+    if (!slot) return;
+    slot.strikes = 0;
+    slot.disables = 0;
+  }
+
+  /** The key hit a rate limit: out of rotation until the provider's hint (or a growing default). Returns the cooldown applied. */
+  markRateLimited(lease: KeyLease, hintMs?: number): number {
+    const slot = this.slotOf(lease);
+    if (!slot) return 0;
+    const now = this.clock();
+    slot.strikes += 1;
+    const ms = cooldownFor(hintMs, slot.strikes, this.policy);
+    // Several in-flight requests may report the same key: a deadline only ever moves later.
+    if (slot.state === 'disabled' || (slot.state === 'cooling' && slot.until >= now + ms)) {
+      return Math.max(0, slot.until - now);
+    }
+    this.setState(slot, 'cooling', now + ms, 'rate_limited');
+    return ms;
+  }
+
+  /** Quota exhausted or key invalid: out of rotation for every provider of this vendor, re-probed after a long interval. */
+  markDisabled(lease: KeyLease, reason: DisableReason): number {
+    const slot = this.slotOf(lease);
+    if (!slot) return 0;
+    const now = this.clock();
+    if (slot.state === 'disabled' && slot.until > now) return slot.until - now;
+    slot.disables += 1;
+    const ms = disableFor(slot.disables, this.policy);
+    this.setState(slot, 'disabled', now + ms, reason);
+    return ms;
+  }
+
+  /**
+   * Applies knowledge learnt elsewhere (another container): cooling or disabled until an absolute
+   * time. Only ever extends. Returns whether anything changed.
+   */
+  applyExternal(id: string, state: 'cooling' | 'disabled', until: number, reason: DisableReason | 'rate_limited'): boolean {
+    const slot = this.byId.get(id);
+    if (!slot) return false;
+    const now = this.clock();
+    if (until <= now) return false;
+    if (slot.state === 'disabled' && slot.until >= until) return false;
+    if (slot.state === 'cooling' && state === 'cooling' && slot.until >= until) return false;
+    this.setState(slot, state, until, reason);
+    return true;
+  }
+
+  counts(): PoolCounts {
+    this.releaseExpired(this.clock());
+    const total = this.slots.length;
+    return { total, available: total - this.cooling - this.disabled, cooling: this.cooling, disabled: this.disabled };
+  }
+
+  /** Public view of every key (ids and fingerprints only). */
+  view(): KeyView[] {
+    this.releaseExpired(this.clock());
+    return this.slots.map((s) => ({
+      id: s.lease.id,
+      fingerprint: s.lease.fingerprint,
+      state: s.state,
+      ...(s.state === 'usable' ? {} : { until: s.until, reason: s.reason }),
+    }));
+  }
+
+  private slotOf(lease: KeyLease): Slot | undefined {
+    const slot = this.byId.get(lease.id);
+    return slot && slot.lease === lease ? slot : undefined;
+  }
+
+  private setState(slot: Slot, state: 'cooling' | 'disabled', until: number, reason: Slot['reason']): void {
+    this.count(slot.state, -1);
+    slot.state = state;
+    slot.until = until;
+    slot.reason = reason;
+    slot.gen += 1;
+    this.count(state, +1);
+    this.timers.push({ at: until, slot, gen: slot.gen });
+  }
+
+  private releaseExpired(now: number): void {
+    for (let t = this.timers.peek(); t && (t.gen !== t.slot.gen || t.at <= now); t = this.timers.peek()) {
+      this.timers.pop();
+      if (t.gen !== t.slot.gen) continue; // superseded by a later state change
+      const slot = t.slot;
+      this.count(slot.state, -1);
+      // A disabled key comes back as a probe: one failure disables it again for longer
+      // (its `disables` count is kept until it answers ok).
+      slot.state = 'usable';
+      slot.reason = undefined;
+      slot.gen += 1;
+      this.queue.push({ slot, gen: slot.gen });
+    }
+  }
+
+  private count(state: KeyState, d: number): void {
+    if (state === 'cooling') this.cooling += d;
+    else if (state === 'disabled') this.disabled += d;
+  }
+
+  /** Drops consumed queue entries once they are the bulk of the array (amortised O(1)). */
+  private compact(): void {
+    if (this.head > 64 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/** A short, stable, non-reversible fingerprint of a key, for telling keys apart in logs. */
+export function fingerprintOf(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex').slice(0, 8);
+}
