@@ -105,7 +105,6 @@ export async function withRotation<T>(
       log.info('key rotated', { ...e });
       observer?.rotation?.(e);
     }
-    pending = undefined;
     attempts += 1;
 
     const started = clock();
