@@ -123,9 +123,15 @@ export function parseWith<S extends z.ZodType>(schema: S, body: unknown): z.outp
     return fail(invalid(`Unrecognized request argument supplied: ${key}`, key, 'unknown_parameter'));
   }
   const param = issue.path.map(String).join('.') || null;
-  const missing = issue.code === 'invalid_type' && issue.input === undefined;
+  const missing = issue.code === 'invalid_type' && valueAt(body, issue.path) === undefined;
   const message = missing ? `Missing required parameter: '${param}'.` : `Invalid '${param}': ${issue.message}.`;
   return fail(invalid(message, param, missing ? 'missing_required_parameter' : 'invalid_value'));
+}
+
+function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = body;
+  for (const k of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return v;
 }
 
 function fail(e: HttpError): never {

@@ -1,0 +1,41 @@
+/**
+ * `npm start`: the gateway on this machine, on its embedded defaults — dynalite for DynamoDB and
+ * the provider sandbox for every vendor without keys. Set keys and base URLs to call real providers.
+ */
+import { ConfigError } from '../lambda/config/env';
+import { startLocalStack } from './local/stack';
+
+async function main(): Promise<void> {
+  const stack = await startLocalStack();
+  const sandboxed = stack.sandboxVendors.length ? stack.sandboxVendors.join(', ') : 'none';
+  const out = [
+    '',
+    `nanobot media gateway listening on ${stack.url}`,
+    `  DynamoDB: ${stack.dynamoEndpoint}${process.env.DYNAMODB_ENDPOINT ? '' : ' (embedded dynalite, in memory)'}`,
+    `  provider sandbox for: ${sandboxed}${stack.sandbox ? ` (${stack.sandbox.urls.openai.replace(/\/openai\/v1$/, '')})` : ''}`,
+    '',
+    'Try:',
+    `  curl -sS ${stack.url}/v1/audio/speech -H 'content-type: application/json' \\`,
+    `    -d '{"model":"tts-1","input":"Hello from nanobot","voice":"alloy"}' -o hello.mp3 -D -`,
+    '',
+    'Send a few in a row to watch keys rotate in the log. Ctrl-C stops.',
+    '',
+  ];
+  process.stdout.write(out.join('\n') + '\n');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`\n${signal}: stopping\n`);
+    stack.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  const msg = err instanceof ConfigError ? `configuration error: ${err.message}` : `failed to start: ${err instanceof Error ? err.message : String(err)}`;
+  process.stderr.write(msg + '\n');
+  process.exit(1);
+});

@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+
+/** Text bodies pass as UTF-8; anything else is base64, as API Gateway does with binary media types. */
+function isText(contentType: string | undefined): boolean {
+  return !contentType || /json|text|xml|x-www-form-urlencoded/i.test(contentType);
+}
+
+/** Turns one local HTTP request into the API Gateway REST proxy event (payload v1) Lambda would get. */
+export function toProxyEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEvent {
+  const url = new URL(req.url ?? '/', 'http://local');
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i];
+    const value = req.rawHeaders[i + 1];
+    headers[name] = value;
+    (multiValueHeaders[name] ??= []).push(value);
+  }
+  const query: Record<string, string> = {};
+  const multiQuery: Record<string, string[]> = {};
+  url.searchParams.forEach((v, k) => {
+    query[k] = v;
+    (multiQuery[k] ??= []).push(v);
+  });
+  const method = (req.method ?? 'GET').toUpperCase();
+  const text = isText(req.headers['content-type']);
+  const hasBody = body.length > 0;
+  return {
+    resource: '/{proxy+}',
+    path: url.pathname,
+    httpMethod: method,
+    headers,
+    multiValueHeaders,
+    queryStringParameters: url.search ? query : null,
+    multiValueQueryStringParameters: url.search ? multiQuery : null,
+    pathParameters: { proxy: url.pathname.replace(/^\//, '') },
+    stageVariables: null,
+    body: hasBody ? (text ? body.toString('utf8') : body.toString('base64')) : null,
+    isBase64Encoded: hasBody && !text,
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      authorizer: null,
+      protocol: `HTTP/${req.httpVersion}`,
+      httpMethod: method,
+      path: `/local${url.pathname}`,
+      stage: 'local',
+      requestId: randomUUID(),
+      requestTimeEpoch: Date.now(),
+      resourceId: 'local',
+      resourcePath: '/{proxy+}',
+      identity: {
+        accessKey: null, accountId: null, apiKey: null, apiKeyId: null, caller: null, clientCert: null,
+        cognitoAuthenticationProvider: null, cognitoAuthenticationType: null, cognitoIdentityId: null,
+        cognitoIdentityPoolId: null, principalOrgId: null, sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        user: null, userAgent: req.headers['user-agent'] ?? null, userArn: null,
+      },
+    },
+  };
+}
+
+/** Writes a proxy result back as HTTP, decoding base64 bodies as API Gateway does. */
+export function writeProxyResult(res: ServerResponse, result: APIGatewayProxyResult): void {
+  const body = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body ?? '', 'utf8');
+  for (const [k, v] of Object.entries(result.headers ?? {})) res.setHeader(k, String(v));
+  for (const [k, vs] of Object.entries(result.multiValueHeaders ?? {})) res.setHeader(k, vs.map(String));
+  res.setHeader('content-length', body.length);
+  res.statusCode = result.statusCode;
+  res.end(body);
+}

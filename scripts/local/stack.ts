@@ -1,0 +1,151 @@
+import { createServer, IncomingMessage, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { VENDORS, Vendor } from '../../lambda/core/types';
+import { keysFromEnv, loadConfig } from '../../lambda/config/env';
+import { Gateway, GatewayDeps, realTime } from '../../lambda/gateway';
+import { createApp } from '../../lambda/http/app';
+import { createLogger, Log } from '../../lambda/observability/logger';
+import { startSandbox, Sandbox } from '../sandbox';
+import { ensureTable, startDynalite, LocalDynamo } from './dynamo';
+import { toProxyEvent, writeProxyResult } from './apigw';
+
+type Env = Record<string, string | undefined>;
+
+export interface LocalStackOptions {
+  /** Environment to configure from (default: process.env). Not modified. */
+  env?: Env;
+  /** HTTP port; 0 = ephemeral. Default: env PORT or 3000. */
+  port?: number;
+  /** A running sandbox to use for vendors without keys (default: start one if any vendor needs it). */
+  sandbox?: Sandbox;
+  log?: Log;
+  deps?: Partial<GatewayDeps>;
+}
+
+export interface LocalStack {
+  url: string;
+  port: number;
+  gateway: Gateway;
+  /** Vendors served by the sandbox because no keys were configured for them. */
+  sandboxVendors: Vendor[];
+  sandbox?: Sandbox;
+  dynamoEndpoint: string;
+  close(): Promise<void>;
+}
+
+const KEYS_VAR: Record<Vendor, string> = { openai: 'OPENAI_API_KEYS', elevenlabs: 'ELEVENLABS_API_KEYS', fal: 'FAL_KEYS', kling: 'KLING_API_KEYS' };
+const LOCAL_MAX_BODY = 2_000_000;
+
+/**
+ * Everything on one machine: embedded DynamoDB unless DYNAMODB_ENDPOINT is set, the provider
+ * sandbox for every vendor with no keys, and an HTTP server that turns each request into an API
+ * Gateway proxy event for the same app the Lambda handler runs.
+ */
+export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
+  const env: Env = { ...(opts.env ?? process.env) };
+  const log = opts.log ?? createLogger();
+  const closers: (() => Promise<void>)[] = [];
+
+  let dynamo: LocalDynamo | undefined;
+  if (!env.DYNAMODB_ENDPOINT) {
+    dynamo = await startDynalite(Number(env.LOCAL_DYNAMODB_PORT ?? 0));
+    env.DYNAMODB_ENDPOINT = dynamo.endpoint;
+    closers.push(() => dynamo!.close());
+  }
+  const tableName = env.TABLE_NAME ?? 'nanobot-config';
+  try {
+    await ensureTable(env.DYNAMODB_ENDPOINT, tableName);
+  } catch (err) {
+    // The store being down must not stop the gateway: health recording degrades, requests are served.
+    log.warn('DynamoDB endpoint not reachable; continuing without it', { endpoint: env.DYNAMODB_ENDPOINT, error: (err as Error).name });
+  }
+
+  const sandboxVendors = VENDORS.filter((v) => keysFromEnv(env, v).length === 0);
+  let sandbox = opts.sandbox;
+  if (sandboxVendors.length > 0) {
+    if (!sandbox) {
+      const started = await startSandbox({ port: Number(env.SANDBOX_PORT ?? 0) });
+      sandbox = started;
+      closers.push(() => started.close());
+    }
+    const sb = sandbox;
+    for (const v of sandboxVendors) env[KEYS_VAR[v]] = sb.defaultKeys[v].join(',');
+    if (sandboxVendors.includes('openai')) env.OPENAI_BASE_URL = sb.urls.openai;
+    if (sandboxVendors.includes('elevenlabs')) env.ELEVENLABS_BASE_URL = sb.urls.elevenlabs;
+    if (sandboxVendors.includes('fal')) {
+      env.FAL_BASE_URL = sb.urls.fal;
+      env.FAL_QUEUE_BASE_URL = sb.urls.falQueue;
+    }
+    if (sandboxVendors.includes('kling')) env.KLING_BASE_URL = sb.urls.kling;
+  }
+
+  const config = loadConfig(env);
+  const gateway = new Gateway(config, { ...realTime, log, ...opts.deps });
+  const app = createApp(gateway);
+
+  const server = createServer((req, res) => {
+    readBody(req, LOCAL_MAX_BODY)
+      .then(async (body) => {
+        if (body === undefined) {
+          res.writeHead(413, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: { message: 'Request body too large.', type: 'invalid_request_error', code: 'request_too_large', param: null } }));
+          return;
+        }
+        const result = await app(toProxyEvent(req, body));
+        writeProxyResult(res, result);
+      })
+      .catch((err: unknown) => {
+        log.error('local server error', { error: err instanceof Error ? err.message : String(err) });
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: 'Internal error.', type: 'api_error', code: 'internal_error', param: null } }));
+      });
+  });
+  const port = opts.port ?? Number(env.PORT ?? 3000);
+  await listen(server, port);
+  const actual = (server.address() as AddressInfo).port;
+  closers.unshift(() => closeServer(server));
+
+  return {
+    url: `http://127.0.0.1:${actual}`,
+    port: actual,
+    gateway,
+    sandboxVendors,
+    sandbox,
+    dynamoEndpoint: env.DYNAMODB_ENDPOINT,
+    close: async () => {
+      for (const c of closers) await c().catch(() => undefined);
+    },
+  };
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) over = true;
+      else chunks.push(c);
+    });
+    req.on('end', () => resolve(over ? undefined : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function listen(server: Server, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,104 @@
+import type { Classification, UpstreamAnswer } from '../../lambda/core/types';
+import { classifyOpenAI } from '../../lambda/providers/openai';
+import { classifyElevenLabs } from '../../lambda/providers/elevenlabs';
+import { classifyFal } from '../../lambda/providers/fal';
+import { classifyKling } from '../../lambda/providers/kling';
+
+const NOW = Date.parse('2026-11-26T05:30:00Z');
+type Row = [string, number, Record<string, string>, unknown, Partial<Classification>];
+const run = (classify: (a: UpstreamAnswer, now: number) => Classification, rows: Row[]) =>
+  test.each(rows)('%s', (_name, status, headers, body, expected) => {
+    expect(classify({ status, headers, body }, NOW)).toMatchObject(expected);
+  });
+
+const oaiErr = (code: string | null, type: string, message = 'x') => ({ error: { message, type, param: null, code } });
+
+describe('OpenAI (providers.md §1, §5)', () => {
+  run(classifyOpenAI, [
+    ['200 audio', 200, {}, '', { outcome: 'ok' }],
+    ['429 rate_limit_exceeded with Retry-After', 429, { 'retry-after': '20' }, oaiErr('rate_limit_exceeded', 'requests', 'Rate limit reached for tts-1 in organization org-x on requests per min (RPM): Limit 3'), { outcome: 'rate_limited', retryAfterMs: 20_000, code: 'rate_limit_exceeded' }],
+    ['429 tokens limit with reset header only', 429, { 'x-ratelimit-reset-tokens': '6m0s', 'x-ratelimit-remaining-tokens': '0' }, oaiErr('rate_limit_exceeded', 'tokens'), { outcome: 'rate_limited', retryAfterMs: 360_000 }],
+    ['429 with retry-after-ms', 429, { 'retry-after-ms': '750' }, oaiErr('rate_limit_exceeded', 'requests'), { outcome: 'rate_limited', retryAfterMs: 750 }],
+    ['429 images per minute (no hint)', 429, {}, oaiErr('rate_limit_exceeded', 'requests', 'Rate limit exceeded for images per minute in organization org-x. Limit: 0/1min.'), { outcome: 'rate_limited', retryAfterMs: undefined }],
+    ['429 insufficient_quota is quota, not a rate limit', 429, {}, oaiErr('insufficient_quota', 'insufficient_quota', 'You exceeded your current quota'), { outcome: 'quota_exhausted', code: 'insufficient_quota' }],
+    ['429 newer quota code credit_balance_exhausted', 429, {}, oaiErr('credit_balance_exhausted', 'insufficient_quota'), { outcome: 'quota_exhausted' }],
+    ['429 project_spend_limit_exceeded', 429, {}, oaiErr('project_spend_limit_exceeded', 'insufficient_quota'), { outcome: 'quota_exhausted' }],
+    ['429 slow_down is platform load', 429, {}, oaiErr('slow_down', 'requests'), { outcome: 'overloaded' }],
+    ['429 with unparseable body still a rate limit', 429, { 'retry-after': '2' }, '<html>', { outcome: 'rate_limited', retryAfterMs: 2000 }],
+    ['401 invalid_api_key', 401, {}, oaiErr('invalid_api_key', 'invalid_request_error', 'Incorrect API key provided: sk-…abcd.'), { outcome: 'invalid_key', code: 'invalid_api_key' }],
+    ['401 other (not in org)', 401, {}, oaiErr(null, 'invalid_request_error'), { outcome: 'invalid_key' }],
+    ['500 server error', 500, {}, oaiErr(null, 'server_error', 'The server had an error'), { outcome: 'overloaded' }],
+    ['503 engine overloaded', 503, {}, oaiErr(null, 'server_error', 'The engine is currently overloaded'), { outcome: 'overloaded' }],
+    ['502 / 504', 504, {}, '', { outcome: 'overloaded' }],
+    ['400 input too long', 400, {}, oaiErr('string_above_max_length', 'invalid_request_error'), { outcome: 'bad_request', code: 'string_above_max_length' }],
+    ['404 unknown model', 404, {}, oaiErr('model_not_found', 'invalid_request_error'), { outcome: 'bad_request', code: 'model_not_found' }],
+    ['free text never becomes a code', 400, {}, oaiErr('has spaces: sk-abc', 'invalid request'), { outcome: 'bad_request', code: undefined }],
+  ]);
+});
+
+const elErr = (status: string, message = 'x') => ({ detail: { status, message } });
+
+describe('ElevenLabs (providers.md §2, §5)', () => {
+  run(classifyElevenLabs, [
+    ['200 audio', 200, { 'content-type': 'audio/mpeg' }, '', { outcome: 'ok' }],
+    ['401 quota_exceeded is quota, not an invalid key', 401, {}, elErr('quota_exceeded', 'This request exceeds your quota of 10000. You have 0 credits remaining'), { outcome: 'quota_exhausted', code: 'quota_exceeded' }],
+    ['401 invalid_api_key', 401, {}, elErr('invalid_api_key', 'Invalid API key'), { outcome: 'invalid_key', code: 'invalid_api_key' }],
+    ['401 without a body', 401, {}, '', { outcome: 'invalid_key' }],
+    ['429 too_many_concurrent_requests rotates', 429, {}, elErr('too_many_concurrent_requests'), { outcome: 'rate_limited', code: 'too_many_concurrent_requests' }],
+    ['429 system_busy backs off', 429, {}, elErr('system_busy', 'retry with exponential backoff'), { outcome: 'overloaded', code: 'system_busy' }],
+    ['429 with Retry-After as HTTP date', 429, { 'retry-after': 'Thu, 26 Nov 2026 05:30:05 GMT' }, elErr('too_many_concurrent_requests'), { outcome: 'rate_limited', retryAfterMs: 5000 }],
+    ['500', 500, {}, '', { outcome: 'overloaded' }],
+    ['400 max_character_limit_exceeded', 400, {}, elErr('max_character_limit_exceeded'), { outcome: 'bad_request', code: 'max_character_limit_exceeded' }],
+    ['400 voice_not_found', 400, {}, elErr('voice_not_found'), { outcome: 'bad_request', code: 'voice_not_found' }],
+    ['404 voice_not_found', 404, {}, elErr('voice_not_found'), { outcome: 'bad_request', code: 'voice_not_found' }],
+    ['403 only_for_creator+', 403, {}, elErr('only_for_creator+'), { outcome: 'bad_request', code: 'only_for_creator+' }],
+    ['422 validation', 422, {}, { detail: [{ loc: ['body', 'text'], msg: 'field required', type: 'value_error.missing' }] }, { outcome: 'bad_request' }],
+  ]);
+});
+
+describe('fal.ai (providers.md §3, §5)', () => {
+  run(classifyFal, [
+    ['200 images', 200, {}, { images: [] }, { outcome: 'ok' }],
+    ['401 no user found', 401, {}, { detail: 'No user found for Key ID and Secret' }, { outcome: 'invalid_key' }],
+    ['403 exhausted balance', 403, {}, { detail: 'User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing.' }, { outcome: 'quota_exhausted' }],
+    ['403 admin lock', 403, {}, { detail: 'User is locked. Reason: Admin lock.' }, { outcome: 'quota_exhausted' }],
+    ['403 other', 403, {}, { detail: 'Forbidden' }, { outcome: 'bad_request' }],
+    ['429 concurrency', 429, {}, { detail: 'Too many concurrent requests' }, { outcome: 'rate_limited' }],
+    ['503 runner_scheduling_failure', 503, { 'x-fal-error-type': 'runner_scheduling_failure' }, { detail: 'no runner', error_type: 'runner_scheduling_failure' }, { outcome: 'overloaded', code: 'runner_scheduling_failure' }],
+    ['502 runner_incomplete_response', 502, {}, { detail: 'x', error_type: 'runner_incomplete_response' }, { outcome: 'overloaded' }],
+    ['500 internal_error', 500, {}, { detail: 'x', error_type: 'internal_error' }, { outcome: 'overloaded' }],
+    ['504 request_timeout (platform)', 504, {}, { detail: 'Request timed out', error_type: 'request_timeout' }, { outcome: 'overloaded', code: 'request_timeout' }],
+    ['504 caused by the caller timeout is not retried', 504, { 'x-fal-request-timeout-type': 'user' }, { detail: 'Request timed out', error_type: 'request_timeout' }, { outcome: 'bad_request' }],
+    ['499 client_disconnected', 499, {}, { detail: 'x', error_type: 'client_disconnected' }, { outcome: 'overloaded' }],
+    ['422 validation', 422, {}, { detail: [{ loc: ['body', 'prompt'], msg: 'field required', type: 'missing' }] }, { outcome: 'bad_request', code: 'validation_error' }],
+    ['400 bad_request', 400, {}, { detail: 'bad', error_type: 'bad_request' }, { outcome: 'bad_request', code: 'bad_request' }],
+  ]);
+});
+
+const kl = (code: number, message = 'x') => ({ code, message, request_id: 'r' });
+
+describe('Kling (providers.md §4, §5)', () => {
+  run(classifyKling, [
+    ['200 code 0', 200, {}, { code: 0, message: 'SUCCEED', data: {} }, { outcome: 'ok' }],
+    ['401 1000 auth failed', 401, {}, kl(1000), { outcome: 'invalid_key', code: 'kling_1000' }],
+    ['401 1001 empty', 401, {}, kl(1001), { outcome: 'invalid_key' }],
+    ['401 1002 invalid', 401, {}, kl(1002), { outcome: 'invalid_key' }],
+    ['401 1003 not yet valid: re-mint, not disable', 401, {}, kl(1003), { outcome: 'overloaded' }],
+    ['401 1004 expired: re-mint, not disable', 401, {}, kl(1004), { outcome: 'overloaded' }],
+    ['429 1100 account exception', 429, {}, kl(1100), { outcome: 'quota_exhausted' }],
+    ['429 1101 arrears', 429, {}, kl(1101), { outcome: 'quota_exhausted' }],
+    ['429 1102 resource pack exhausted', 429, {}, kl(1102), { outcome: 'quota_exhausted' }],
+    ['403 1103 no permission', 403, {}, kl(1103), { outcome: 'invalid_key' }],
+    ['429 1304 IP whitelist', 429, {}, kl(1304), { outcome: 'invalid_key' }],
+    ['429 1302 rate limit', 429, {}, kl(1302), { outcome: 'rate_limited', code: 'kling_1302' }],
+    ['429 1303 parallel tasks over limit', 429, {}, kl(1303, 'parallel task over resource pack limit'), { outcome: 'rate_limited' }],
+    ['500 5000', 500, {}, kl(5000), { outcome: 'overloaded' }],
+    ['503 5001 maintenance', 503, {}, kl(5001), { outcome: 'overloaded' }],
+    ['504 5002 backlog', 504, {}, kl(5002), { outcome: 'overloaded' }],
+    ['400 1200 invalid params', 400, {}, kl(1200), { outcome: 'bad_request', code: 'kling_1200' }],
+    ['400 1301 content security', 400, {}, kl(1301), { outcome: 'bad_request' }],
+    ['404 1203 model not found', 404, {}, kl(1203), { outcome: 'bad_request' }],
+    ['429 without a body', 429, {}, '', { outcome: 'rate_limited' }],
+    ['502 without a body', 502, {}, '', { outcome: 'overloaded' }],
+  ]);
+});

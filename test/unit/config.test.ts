@@ -1,0 +1,70 @@
+import { ConfigError, keysFromEnv, loadConfig, parseKeyList } from '../../lambda/config/env';
+
+describe('key lists from the environment', () => {
+  test.each<[string, Record<string, string>, string, string[]]>([
+    ['plural only', { OPENAI_API_KEYS: 'sk-a,sk-b' }, 'openai', ['sk-a', 'sk-b']],
+    ['singular only (old form)', { OPENAI_API_KEY: 'sk-a' }, 'openai', ['sk-a']],
+    ['union, plural first, deduplicated', { OPENAI_API_KEYS: 'sk-b, sk-c', OPENAI_API_KEY: 'sk-a,sk-b' }, 'openai', ['sk-b', 'sk-c', 'sk-a']],
+    ['trimmed, empties ignored', { ELEVENLABS_API_KEYS: ' e1 ,, e2 , ,' }, 'elevenlabs', ['e1', 'e2']],
+    ['fal id:secret', { FAL_KEYS: 'id1:sec1,id2:sec2', FAL_KEY: 'id1:sec1' }, 'fal', ['id1:sec1', 'id2:sec2']],
+    ['kling pairs', { KLING_API_KEYS: 'AK1:SK1', KLING_API_KEY: 'AK2:SK2' }, 'kling', ['AK1:SK1', 'AK2:SK2']],
+    ['nothing set', {}, 'kling', []],
+    ['only blanks', { OPENAI_API_KEYS: ' , ' }, 'openai', []],
+  ])('%s', (_name, env, vendor, expected) => {
+    expect(keysFromEnv(env, vendor as 'openai')).toEqual(expected);
+  });
+
+  test.each<[string, Record<string, string>, RegExp]>([
+    ['kling entry without a colon', { KLING_API_KEYS: 'AK1:SK1, secretvalue123' }, /^KLING_API_KEYS entry 2 is malformed: expected ACCESS_KEY:SECRET_KEY$/],
+    ['kling empty secret', { KLING_API_KEY: 'AKonly:' }, /^KLING_API_KEY entry 1 is malformed/],
+    ['fal without secret part', { FAL_KEYS: 'justanid-secretvalue123' }, /^FAL_KEYS entry 1 is malformed: expected KEY_ID:KEY_SECRET$/],
+    ['whitespace inside a key', { OPENAI_API_KEYS: 'sk-a,sk secretvalue123' }, /^OPENAI_API_KEYS entry 2 is malformed: it contains whitespace$/],
+  ])('%s fails naming the variable and position, never the key', (_name, env, message) => {
+    let error: unknown;
+    try {
+      loadConfig(env);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).not.toContain('secretvalue123');
+  });
+
+  test('positions count raw entries, so an operator can find the bad one', () => {
+    expect(() => parseKeyList('a:b,,c', 'KLING_API_KEYS', 'A:S')).toThrow('KLING_API_KEYS entry 3 is malformed');
+  });
+});
+
+describe('loadConfig', () => {
+  test('defaults per SPEC', () => {
+    const c = loadConfig({});
+    expect(c.baseUrls).toEqual({
+      openai: 'https://api.openai.com/v1',
+      elevenlabs: 'https://api.elevenlabs.io',
+      fal: 'https://fal.run',
+      falQueue: 'https://queue.fal.run',
+      kling: 'https://api-singapore.klingai.com',
+    });
+    expect(c.tableName).toBe('nanobot-config');
+    expect(c.dynamodbEndpoint).toBeUndefined();
+    expect(c.keys).toEqual({ openai: [], elevenlabs: [], fal: [], kling: [] });
+  });
+
+  test('base URLs and numbers from the environment', () => {
+    const c = loadConfig({ OPENAI_BASE_URL: 'http://127.0.0.1:9/openai/v1/', TABLE_NAME: 't', DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000', MAX_KEY_WAIT_MS: '250' });
+    expect(c.baseUrls.openai).toBe('http://127.0.0.1:9/openai/v1');
+    expect(c.tableName).toBe('t');
+    expect(c.dynamodbEndpoint).toBe('http://127.0.0.1:8000');
+    expect(c.rotation.maxWaitMs).toBe(250);
+  });
+
+  test.each([
+    [{ OPENAI_BASE_URL: 'not a url' }, 'OPENAI_BASE_URL is not a URL'],
+    [{ KLING_BASE_URL: 'ftp://x' }, 'KLING_BASE_URL must be an http(s) URL'],
+    [{ MAX_ATTEMPTS: '0' }, 'MAX_ATTEMPTS must be an integer ≥ 1'],
+    [{ REQUEST_DEADLINE_MS: 'ten' }, 'REQUEST_DEADLINE_MS must be an integer'],
+  ])('%j is refused', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});

@@ -1,0 +1,136 @@
+import { inspect } from 'node:util';
+import { KeyPool, fingerprintOf } from '../../lambda/keys/key-pool';
+import { DEFAULT_COOLDOWN_POLICY } from '../../lambda/keys/cooldown';
+
+function poolOf(n: number, prefix = 'sk-test-') {
+  let now = 1_000_000;
+  const clock = () => now;
+  const pool = new KeyPool('openai', Array.from({ length: n }, (_, i) => `${prefix}${i + 1}`), clock);
+  return { pool, advance: (ms: number) => (now += ms), now: () => now };
+}
+
+function ids(pool: KeyPool, picks: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < picks; i++) {
+    const p = pool.pick();
+    out.push(p.kind === 'key' ? p.lease.id : p.kind);
+  }
+  return out;
+}
+
+function lease(pool: KeyPool, id: string) {
+  const l = pool.leaseById(id);
+  if (!l) throw new Error(`no ${id}`);
+  return l;
+}
+
+describe('KeyPool', () => {
+  test('public ids are <vendor>#<position>, fingerprints are short hashes', () => {
+    const { pool } = poolOf(2);
+    expect(pool.view().map((k) => k.id)).toEqual(['openai#1', 'openai#2']);
+    expect(pool.view()[0].fingerprint).toBe(fingerprintOf('sk-test-1'));
+    expect(pool.view()[0].fingerprint).toMatch(/^[0-9a-f]{8}$/);
+  });
+
+  test('round-robin over usable keys', () => {
+    const { pool } = poolOf(3);
+    expect(ids(pool, 7)).toEqual(['openai#1', 'openai#2', 'openai#3', 'openai#1', 'openai#2', 'openai#3', 'openai#1']);
+  });
+
+  test('a cooling key is skipped until its cooldown ends, then rejoins', () => {
+    const { pool, advance } = poolOf(3);
+    pool.markRateLimited(lease(pool, 'openai#2'), 10_000);
+    expect(ids(pool, 4)).toEqual(['openai#1', 'openai#3', 'openai#1', 'openai#3']);
+    expect(pool.counts()).toEqual({ total: 3, available: 2, cooling: 1, disabled: 0 });
+    advance(9_999);
+    expect(ids(pool, 2)).not.toContain('openai#2');
+    advance(1);
+    expect(ids(pool, 3).sort()).toEqual(['openai#1', 'openai#2', 'openai#3']);
+    expect(pool.counts().cooling).toBe(0);
+  });
+
+  test('every key cooling → wait for the earliest; none configured → none', () => {
+    const { pool, advance } = poolOf(2);
+    pool.markRateLimited(lease(pool, 'openai#1'), 30_000);
+    pool.markRateLimited(lease(pool, 'openai#2'), 12_000);
+    expect(pool.pick()).toEqual({ kind: 'wait', waitMs: 12_000 });
+    advance(2_000);
+    expect(pool.pick()).toEqual({ kind: 'wait', waitMs: 10_000 });
+    expect(new KeyPool('fal', [], () => 0).pick()).toEqual({ kind: 'none' });
+  });
+
+  test('a cooldown only ever extends', () => {
+    const { pool, advance } = poolOf(1);
+    const k = lease(pool, 'openai#1');
+    pool.markRateLimited(k, 20_000);
+    expect(pool.markRateLimited(k, 5_000)).toBe(20_000);
+    advance(6_000);
+    expect(pool.pick()).toEqual({ kind: 'wait', waitMs: 14_000 });
+    pool.markRateLimited(k, 30_000);
+    expect(pool.pick()).toEqual({ kind: 'wait', waitMs: 30_000 });
+  });
+
+  test('no hint → a default cooldown that grows with consecutive 429s and resets on success', () => {
+    const { pool, advance } = poolOf(1);
+    const k = lease(pool, 'openai#1');
+    const d = DEFAULT_COOLDOWN_POLICY.defaultCooldownMs;
+    expect(pool.markRateLimited(k)).toBe(d);
+    advance(d);
+    expect(pool.markRateLimited(k)).toBe(2 * d);
+    advance(2 * d);
+    pool.markOk(k);
+    expect(pool.markRateLimited(k)).toBe(d);
+  });
+
+  test('disabled keys stay out for the long interval, across all providers of the vendor, and all-disabled is none', () => {
+    const { pool, advance } = poolOf(2);
+    pool.markDisabled(lease(pool, 'openai#1'), 'quota_exhausted');
+    expect(ids(pool, 3)).toEqual(['openai#2', 'openai#2', 'openai#2']);
+    pool.markDisabled(lease(pool, 'openai#2'), 'invalid_key');
+    expect(pool.pick()).toEqual({ kind: 'none' });
+    expect(pool.counts()).toEqual({ total: 2, available: 0, cooling: 0, disabled: 2 });
+    expect(pool.view()[0]).toMatchObject({ state: 'disabled', reason: 'quota_exhausted' });
+    advance(DEFAULT_COOLDOWN_POLICY.disableMs - 1);
+    expect(pool.pick()).toEqual({ kind: 'none' });
+    advance(1);
+    // Re-probe: back in rotation; failing again doubles the interval.
+    expect(ids(pool, 1)).toEqual(['openai#1']);
+    expect(pool.markDisabled(lease(pool, 'openai#1'), 'quota_exhausted')).toBe(2 * DEFAULT_COOLDOWN_POLICY.disableMs);
+  });
+
+  test('a rate limit does not shorten a disable', () => {
+    const { pool } = poolOf(1);
+    const k = lease(pool, 'openai#1');
+    pool.markDisabled(k, 'invalid_key');
+    pool.markRateLimited(k, 1000);
+    expect(pool.view()[0].state).toBe('disabled');
+  });
+
+  test('external knowledge only extends', () => {
+    const { pool, now } = poolOf(2);
+    expect(pool.applyExternal('openai#1', 'cooling', now() + 5000, 'rate_limited')).toBe(true);
+    expect(pool.applyExternal('openai#1', 'cooling', now() + 1000, 'rate_limited')).toBe(false);
+    expect(pool.applyExternal('openai#1', 'cooling', now() - 1, 'rate_limited')).toBe(false);
+    expect(pool.applyExternal('openai#9', 'cooling', now() + 5000, 'rate_limited')).toBe(false);
+    expect(ids(pool, 2)).toEqual(['openai#2', 'openai#2']);
+  });
+
+  test('fair under churn: with half the keys cooling, picks spread evenly over the rest', () => {
+    const { pool, advance } = poolOf(10);
+    for (let i = 1; i <= 10; i += 2) pool.markRateLimited(lease(pool, `openai#${i}`), 1_000);
+    const counts = new Map<string, number>();
+    for (const id of ids(pool, 1000)) counts.set(id, (counts.get(id) ?? 0) + 1);
+    expect([...counts.keys()].sort()).toEqual(['openai#10', 'openai#2', 'openai#4', 'openai#6', 'openai#8']);
+    expect([...counts.values()]).toEqual([200, 200, 200, 200, 200]);
+    advance(1_000);
+    expect(new Set(ids(pool, 10)).size).toBe(10);
+  });
+
+  test('no raw key in JSON or inspect output of a lease or pool view', () => {
+    const { pool } = poolOf(2, 'sk-supersecret-');
+    const p = pool.pick();
+    const text = JSON.stringify({ p, view: pool.view() }) + inspect(p, { depth: 5 }) + inspect(pool, { depth: 5 });
+    expect(text).not.toContain('sk-supersecret-');
+    expect(p.kind === 'key' && p.lease.secret()).toBe('sk-supersecret-1');
+  });
+});
