@@ -1,12 +1,38 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { LogAttributes } from '@aws-lambda-powertools/logger/types';
 
-/** The slice of Powertools Logger the runtime uses (so tests and tools can pass their own). */
-export type Log = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+/** What the runtime needs of a logger: a message and structured fields. Powertools Logger fits it. */
+export interface Log {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
 
 /**
  * JSON lines via Powertools Logger, service `nanobot`. Nothing the gateway logs carries a raw key:
  * keys travel as `KeyLease`s, which serialise to their public id.
  */
-export function createLogger(): Logger {
-  return new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'nanobot' });
+export function createLogger(): Log {
+  const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'nanobot' });
+  const emit = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) =>
+    fields ? logger[level](message, fields as LogAttributes) : logger[level](message);
+  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+}
+
+/** A logger that keeps lines in memory (tests, tools). */
+export class MemoryLog implements Log {
+  readonly lines: { level: string; message: string; fields: Record<string, unknown> }[] = [];
+  debug(message: string, fields: Record<string, unknown> = {}): void {
+    this.lines.push({ level: 'DEBUG', message, fields });
+  }
+  info(message: string, fields: Record<string, unknown> = {}): void {
+    this.lines.push({ level: 'INFO', message, fields });
+  }
+  warn(message: string, fields: Record<string, unknown> = {}): void {
+    this.lines.push({ level: 'WARN', message, fields });
+  }
+  error(message: string, fields: Record<string, unknown> = {}): void {
+    this.lines.push({ level: 'ERROR', message, fields });
+  }
 }

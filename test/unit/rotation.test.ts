@@ -1,0 +1,194 @@
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { withRotation } from '../../lambda/core/rotation';
+import { KeyPool } from '../../lambda/keys/key-pool';
+import { openaiSpeech } from '../../lambda/providers/openai';
+import { MemoryLog } from '../../lambda/observability/logger';
+import type { RotationSettings } from '../../lambda/config/env';
+import type { Operation } from '../../lambda/providers/upstream';
+import type { AudioResult } from '../../lambda/core/media';
+
+/**
+ * The rotation loop's decisions, against a scripted provider over real HTTP and a fake clock:
+ * `sleep` advances the clock, so waits and backoffs are asserted without sleeping.
+ */
+interface Scripted {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | object;
+  delayMs?: number;
+  destroy?: boolean;
+}
+
+let server: Server;
+let baseUrl: string;
+let script: ((key: string) => Scripted)[] = [];
+let calls: string[] = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const key = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+    calls.push(key);
+    const next = script.shift() ?? (() => ({ status: 200 }));
+    const r = next(key);
+    req.resume();
+    if (r.destroy) {
+      req.socket.destroy();
+      return;
+    }
+    setTimeout(() => {
+      const isJson = typeof r.body === 'object';
+      res.writeHead(r.status, { 'content-type': isJson ? 'application/json' : r.status === 200 ? 'audio/mpeg' : 'text/plain', ...r.headers });
+      res.end(isJson ? JSON.stringify(r.body) : (r.body ?? (r.status === 200 ? 'ID3-audio' : '')));
+    }, r.delayMs ?? 0);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+const SETTINGS: RotationSettings = { requestDeadlineMs: 10_000, deadlineMarginMs: 0, maxAttempts: 6, maxWaitMs: 1_000, backoffBaseMs: 200, backoffCapMs: 4_000 };
+const rate = (retryAfter?: string): Scripted => ({ status: 429, headers: retryAfter ? { 'retry-after': retryAfter } : {}, body: { error: { message: 'Rate limit reached', type: 'requests', param: null, code: 'rate_limit_exceeded' } } });
+const quota: Scripted = { status: 429, body: { error: { message: 'You exceeded your current quota', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } } };
+const ok: Scripted = { status: 200 };
+
+function setup(keys: string[], settings: Partial<RotationSettings> = {}, op?: Operation<AudioResult>) {
+  let t = 1_000_000;
+  const slept: number[] = [];
+  const log = new MemoryLog();
+  const clock = () => t;
+  const pool = new KeyPool('openai', keys, clock);
+  const operation = op ?? openaiSpeech(baseUrl, { model: 'tts-1', input: 'hi', voice: 'alloy', response_format: 'mp3' });
+  const deps = { clock, log, random: () => 0.5, sleep: async (ms: number) => { slept.push(ms); t += ms; } };
+  const s = { ...SETTINGS, ...settings };
+  return {
+    pool, log, slept,
+    advance: (ms: number) => (t += ms),
+    run: () => withRotation('openai-tts', operation, pool, t + s.requestDeadlineMs, s, deps),
+  };
+}
+
+beforeEach(() => {
+  script = [];
+  calls = [];
+});
+
+test('a 429 is retried at once on the next key, and the rotation is logged with key ids', async () => {
+  const { run, slept, log } = setup(['sk-a', 'sk-b']);
+  script = [() => rate('20'), () => ok];
+  const r = await run();
+  expect(r).toMatchObject({ ok: true, attempts: 2, keyId: 'openai#2' });
+  expect(calls).toEqual(['sk-a', 'sk-b']);
+  expect(slept).toEqual([]);
+  const rotated = log.lines.filter((l) => l.message.includes('rotated'));
+  expect(rotated).toEqual([{ level: 'INFO', message: 'key rotated', fields: { provider: 'openai-tts', reason: 'rate_limited', fromKey: 'openai#1', toKey: 'openai#2', retryAfterMs: 20_000 } }]);
+});
+
+test('the limited key gets no call during its cooldown', async () => {
+  const { run, advance } = setup(['sk-a', 'sk-b']);
+  script = [() => rate('20')];
+  for (let i = 0; i < 5; i++) expect((await run()).ok).toBe(true);
+  expect(calls).toEqual(['sk-a', 'sk-b', 'sk-b', 'sk-b', 'sk-b', 'sk-b']);
+  advance(20_000);
+  await run();
+  await run();
+  expect(calls.slice(-2).sort()).toEqual(['sk-a', 'sk-b']);
+});
+
+test('every key limited beyond the wait bound → all_keys_cooling with the earliest wait, no sleeping', async () => {
+  const { run, slept } = setup(['sk-a', 'sk-b']);
+  script = [() => rate('30'), () => rate('12')];
+  const r = await run();
+  expect(r).toEqual({ ok: false, attempts: 2, failure: { kind: 'all_keys_cooling', retryAfterMs: 12_000 } });
+  expect(slept).toEqual([]);
+  // A second request answers at once too, with no upstream call.
+  const again = await run();
+  expect(again).toMatchObject({ ok: false, attempts: 0, failure: { kind: 'all_keys_cooling' } });
+  expect(calls).toHaveLength(2);
+});
+
+test('every key cooling but one is back within the wait bound → wait, then retry', async () => {
+  const { run, slept } = setup(['sk-a'], { maxWaitMs: 1_000 });
+  script = [() => ({ ...rate(), headers: { 'retry-after-ms': '400' } }), () => ok];
+  const r = await run();
+  expect(r).toMatchObject({ ok: true, attempts: 2 });
+  expect(slept).toEqual([400]);
+});
+
+test('quota exhausted: the key is disabled for every later request', async () => {
+  const { run, pool, log } = setup(['sk-a', 'sk-b']);
+  script = [() => quota];
+  for (let i = 0; i < 4; i++) expect((await run()).ok).toBe(true);
+  expect(calls.filter((k) => k === 'sk-a')).toHaveLength(1);
+  expect(pool.counts()).toMatchObject({ disabled: 1, available: 1 });
+  expect(log.lines.find((l) => l.message === 'key rotated')?.fields).toMatchObject({ reason: 'quota_exhausted', fromKey: 'openai#1', toKey: 'openai#2' });
+});
+
+test('invalid key on the only key → no_usable_key', async () => {
+  const { run } = setup(['sk-a']);
+  script = [() => ({ status: 401, body: { error: { message: 'Incorrect API key provided: sk-a', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } } })];
+  expect(await run()).toEqual({ ok: false, attempts: 1, failure: { kind: 'no_usable_key' } });
+  expect(await run()).toEqual({ ok: false, attempts: 0, failure: { kind: 'no_usable_key' } });
+});
+
+test('5xx is retried after a full-jitter backoff, on the next key', async () => {
+  const { run, slept, log } = setup(['sk-a', 'sk-b']);
+  script = [() => ({ status: 503, body: { error: { message: 'overloaded', type: 'server_error', param: null, code: null } } }), () => ({ status: 500 }), () => ok];
+  const r = await run();
+  expect(r).toMatchObject({ ok: true, attempts: 3 });
+  // random() = 0.5: half of 200·2^0, then half of 200·2^1.
+  expect(slept).toEqual([100, 200]);
+  expect(log.lines.filter((l) => l.message === 'key rotated').map((l) => l.fields.reason)).toEqual(['provider_error', 'provider_error']);
+});
+
+test('attempts are bounded', async () => {
+  const { run } = setup(['sk-a', 'sk-b'], { maxAttempts: 3 });
+  script = Array.from({ length: 10 }, () => () => ({ status: 500 }));
+  expect(await run()).toMatchObject({ ok: false, attempts: 3, failure: { kind: 'upstream_failed' } });
+  expect(calls).toHaveLength(3);
+});
+
+test('no backoff past the deadline: fail at once instead of hanging', async () => {
+  const { run, slept } = setup(['sk-a'], { requestDeadlineMs: 1_000, backoffBaseMs: 5_000, backoffCapMs: 5_000 });
+  script = [() => ({ status: 502 })];
+  const r = await run();
+  expect(r).toMatchObject({ ok: false, attempts: 1, failure: { kind: 'upstream_failed' } });
+  expect(slept).toEqual([]);
+});
+
+test('a provider bad request is answered at once, never retried, its message never passed on', async () => {
+  const { run } = setup(['sk-a', 'sk-b']);
+  script = [() => ({ status: 400, body: { error: { message: 'Invalid input: sk-a…', type: 'invalid_request_error', param: 'input', code: 'string_above_max_length' } } })];
+  expect(await run()).toEqual({ ok: false, attempts: 1, failure: { kind: 'upstream_rejected', code: 'string_above_max_length', status: 400 } });
+  expect(calls).toHaveLength(1);
+});
+
+test('a malformed success is a provider error: retried', async () => {
+  const { run } = setup(['sk-a', 'sk-b']);
+  script = [() => ({ status: 200, headers: { 'content-type': 'application/json' }, body: { error: 'not audio' } }), () => ok];
+  expect(await run()).toMatchObject({ ok: true, attempts: 2 });
+});
+
+test('a connection reset is retried when replay is safe', async () => {
+  const { run } = setup(['sk-a', 'sk-b']);
+  script = [() => ({ status: 0, destroy: true }), () => ok];
+  expect(await run()).toMatchObject({ ok: true, attempts: 2 });
+});
+
+test('a reset after sending is not replayed for operations that could charge twice', async () => {
+  const base = openaiSpeech(baseUrl, { model: 'tts-1', input: 'hi', voice: 'alloy', response_format: 'mp3' });
+  const { run } = setup(['sk-a', 'sk-b'], {}, { ...base, replaySafe: false });
+  script = [() => ({ status: 0, destroy: true }), () => ok];
+  expect(await run()).toEqual({ ok: false, attempts: 1, failure: { kind: 'outcome_unknown' } });
+  expect(calls).toHaveLength(1);
+});
+
+test('a connection refused was never sent, so even a non-replayable operation moves on', async () => {
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  const dead = openaiSpeech(`http://127.0.0.1:${port}/v1`, { model: 'tts-1', input: 'hi', voice: 'alloy', response_format: 'mp3' });
+  const { run } = setup(['sk-a'], { maxAttempts: 2 }, { ...dead, replaySafe: false });
+  expect(await run()).toMatchObject({ ok: false, attempts: 2, failure: { kind: 'upstream_failed' } });
+});
