@@ -2,6 +2,8 @@
  * `npm start`: the gateway on this machine, on its embedded defaults — dynalite for DynamoDB and
  * the provider sandbox for every vendor without keys. Set keys and base URLs to call real providers.
  */
+// Node 20 here, nodejs22.x in Lambda: the SDK's Node-version notice is noise for a local run.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { ConfigError } from '../lambda/config/env';
 import { startLocalStack } from './local/stack';
 

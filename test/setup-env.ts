@@ -2,3 +2,4 @@
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 process.env.CDK_DISABLE_CLI_TELEMETRY = 'true';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';

@@ -12,13 +12,13 @@ describe('parseSecretKeys', () => {
     ],
     ['comma-separated strings', '{"openai":"sk-a, sk-b,,","kling":" AK:SK "}', { openai: ['sk-a', 'sk-b'], kling: ['AK:SK'] }],
     ['the empty template the stack creates', '{"openai":[],"elevenlabs":[],"fal":[],"kling":[]}', { openai: [], elevenlabs: [], fal: [], kling: [] }],
-    ['trims and drops empty entries', '{"openai":["  sk-a  ","", "   "]}', { openai: ['sk-a'] }],
-    ['removes duplicates, first wins', '{"openai":["sk-a","sk-b","sk-a"]}', { openai: ['sk-a', 'sk-b'] }],
-    ['ignores unknown fields (the generated placeholder too)', '{"openai":["sk-a"],"_placeholder":"x1","azure":[1]}', { openai: ['sk-a'] }],
-    ['null means no keys', '{"fal":null}', { fal: [] }],
-    ['absent vendors stay absent', '{}', {}],
+    ['blank-padded and empty entries (trimmed, dropped)', '{"openai":["  sk-a  ","", "   "]}', { openai: ['sk-a'] }],
+    ['duplicate keys (first one kept)', '{"openai":["sk-a","sk-b","sk-a"]}', { openai: ['sk-a', 'sk-b'] }],
+    ['unknown fields (ignored, the generated placeholder too)', '{"openai":["sk-a"],"_placeholder":"x1","azure":[1]}', { openai: ['sk-a'] }],
+    ['null (no keys)', '{"fal":null}', { fal: [] }],
+    ['no vendor at all', '{}', {}],
   ];
-  it.each(ok)('parses %s', (_name, json, expected) => {
+  it.each(ok)('accepts %s', (_name, json, expected) => {
     expect(parseSecretKeys(json)).toEqual(expected);
   });
 
