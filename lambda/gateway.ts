@@ -3,23 +3,16 @@ import type { AudioResult, ImageRequest, ImagesResult, SpeechRequest } from './c
 import type { GatewayConfig } from './config/env';
 import { KeyPool } from './keys/key-pool';
 import { AttemptObserver, RotationDeps, RotationResult, withRotation } from './core/rotation';
+import type { RequestSummary } from './core/tally';
 import type { Log } from './observability/logger';
 import type { Operation } from './providers/upstream';
 import { openaiImages, openaiSpeech } from './providers/openai';
 import { elevenLabsSpeech } from './providers/elevenlabs';
 import { falFluxImages } from './providers/fal';
 
-/** One request's outcome, as health recording sees it (validated requests only). */
-export interface RequestEvent {
-  provider: ProviderId;
-  served: boolean;
-  status: number;
-  latencyMs: number;
-  attempts: number;
-}
-
-export interface GatewayObserver extends AttemptObserver {
-  request?(e: RequestEvent): void;
+/** Where finished requests go (health recording, metrics). Must not throw or block. */
+export interface Telemetry {
+  requestDone(summary: RequestSummary): void;
 }
 
 export interface GatewayDeps {
@@ -27,7 +20,7 @@ export interface GatewayDeps {
   sleep: (ms: number) => Promise<void>;
   random: () => number;
   log: Log;
-  observer?: GatewayObserver;
+  telemetry?: Telemetry;
 }
 
 export const realTime = {
@@ -50,26 +43,37 @@ export class Gateway {
   ) {
     this.pools = {} as Record<Vendor, KeyPool>;
     for (const v of VENDORS) this.pools[v] = new KeyPool(v, config.keys[v], deps.clock, config.cooldown);
-    this.rotationDeps = { clock: deps.clock, sleep: deps.sleep, random: deps.random, log: deps.log, observer: deps.observer };
+    this.rotationDeps = { clock: deps.clock, sleep: deps.sleep, random: deps.random, log: deps.log };
+  }
+
+  /** Applies a new key list per vendor (e.g. the secret was updated); returns the vendors that changed. */
+  updateKeys(keys: Record<Vendor, string[]>): Vendor[] {
+    const changed: Vendor[] = [];
+    for (const v of VENDORS) {
+      if (this.pools[v].holds(keys[v])) continue;
+      this.pools[v] = this.pools[v].rebuilt(keys[v]);
+      changed.push(v);
+    }
+    return changed;
   }
 
   poolOf(provider: ProviderId): KeyPool {
     return this.pools[VENDOR_OF[provider]];
   }
 
-  run<T>(provider: ProviderId, op: Operation<T>, deadline: number): Promise<RotationResult<T>> {
-    return withRotation(provider, op, this.poolOf(provider), deadline, this.config.rotation, this.rotationDeps);
+  run<T>(provider: ProviderId, op: Operation<T>, deadline: number, observer?: AttemptObserver): Promise<RotationResult<T>> {
+    return withRotation(provider, op, this.poolOf(provider), deadline, this.config.rotation, this.rotationDeps, observer);
   }
 
-  speech(provider: ProviderId, req: SpeechRequest, deadline: number): Promise<RotationResult<AudioResult>> {
+  speech(provider: ProviderId, req: SpeechRequest, deadline: number, observer?: AttemptObserver): Promise<RotationResult<AudioResult>> {
     const urls = this.config.baseUrls;
     const op = provider === 'elevenlabs-tts' ? elevenLabsSpeech(urls.elevenlabs, req) : openaiSpeech(urls.openai, req);
-    return this.run(provider, op, deadline);
+    return this.run(provider, op, deadline, observer);
   }
 
-  images(provider: ProviderId, req: ImageRequest, deadline: number): Promise<RotationResult<ImagesResult>> {
+  images(provider: ProviderId, req: ImageRequest, deadline: number, observer?: AttemptObserver): Promise<RotationResult<ImagesResult>> {
     const urls = this.config.baseUrls;
     const op = provider === 'fal-flux' ? falFluxImages(urls.fal, req) : openaiImages(urls.openai, req);
-    return this.run(provider, op, deadline);
+    return this.run(provider, op, deadline, observer);
   }
 }

@@ -1,23 +1,85 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { loadConfig } from './config/env';
-import { Gateway, realTime } from './gateway';
-import { createApp, ProxyHandler } from './http/app';
+import { VENDORS, Vendor } from './core/types';
+import { GatewayConfig, loadConfig, mergeKeyLists } from './config/env';
+import { loadSecretKeys, SecretKeys } from './config/secret-keys';
+import { realTime } from './gateway';
+import { createRuntime, Runtime } from './runtime';
 import { createLogger } from './observability/logger';
+import { PostResponseExtension } from './platform/extension';
 
 /**
- * Lambda entry (API Gateway REST proxy, payload v1). Configuration is read once per container, at
- * init: a malformed variable fails the cold start with a message naming it (never the key).
+ * Lambda entry (API Gateway REST proxy, payload v1).
+ *
+ * Init (`prepare`, awaited at top level by the ESM entry `index.mts`): configuration from the
+ * environment — a malformed variable fails the cold start with a message naming it, never the
+ * key — then provider keys from Secrets Manager, then the post-response extension.
+ * After each response the extension flushes health (when due) and refreshes the keys from the
+ * secret's cache, so keys are added or rotated without a redeploy.
  */
-const logger = createLogger();
+const log = createLogger();
 const config = loadConfig();
-let app: ProxyHandler | undefined;
+let runtime: Runtime | undefined;
+let extension: PostResponseExtension | undefined;
+let preparing: Promise<Runtime> | undefined;
+let coldStart = true;
 
-function build(): ProxyHandler {
-  const gateway = new Gateway(config, { ...realTime, log: logger });
-  return createApp(gateway);
+/** Environment keys first (the old way, still supported), then the secret's; deduplicated. */
+function withSecretKeys(base: GatewayConfig, secret: SecretKeys): Record<Vendor, string[]> {
+  const keys = {} as Record<Vendor, string[]>;
+  for (const v of VENDORS) keys[v] = mergeKeyLists(base.keys[v], secret[v] ?? []);
+  return keys;
+}
+
+async function secretKeys(): Promise<SecretKeys> {
+  if (!config.providerKeysSecretId) return {};
+  try {
+    return await loadSecretKeys(config.providerKeysSecretId);
+  } catch (err) {
+    // Keep serving with what we have (env keys, or the last good list); the error names no key.
+    log.error('provider keys secret unreadable', { error: err instanceof Error ? err.message : String(err) });
+    return {};
+  }
+}
+
+async function afterInvoke(rt: Runtime): Promise<void> {
+  await rt.flusher.flushIfDue();
+  if (config.providerKeysSecretId) {
+    const secret = await secretKeys();
+    if (Object.keys(secret).length === 0) return;
+    const changed = rt.gateway.updateKeys(withSecretKeys(config, secret));
+    if (changed.length) log.info('provider keys updated from the secret', { vendors: changed });
+  }
+}
+
+export function prepare(): Promise<Runtime> {
+  preparing ??= (async () => {
+    const keys = withSecretKeys(config, await secretKeys());
+    const rt = createRuntime({ ...config, keys }, { ...realTime, log });
+    const api = process.env.AWS_LAMBDA_RUNTIME_API;
+    if (api) {
+      extension = await PostResponseExtension.register(api, 'nanobot-health', () => afterInvoke(rt), log);
+      // With an extension registered, Lambda sends SIGTERM before shutdown: write what is left.
+      process.once('SIGTERM', () => {
+        void rt.flusher.flush().finally(() => process.exit(0));
+      });
+    }
+    runtime = rt;
+    return rt;
+  })();
+  return preparing;
 }
 
 export const handler = async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
-  app ??= build();
-  return app(event, context);
+  const rt = runtime ?? (await prepare());
+  if (coldStart) {
+    coldStart = false;
+    rt.metrics.captureColdStartMetric(context.functionName);
+  }
+  try {
+    return await rt.app(event, context);
+  } finally {
+    if (extension) extension.invocationDone(context.awsRequestId);
+    // Without an extension (it failed to register), flush inline when due: short timeouts bound it.
+    else await rt.flusher.flushIfDue();
+  }
 };

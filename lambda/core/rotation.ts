@@ -24,7 +24,7 @@ export interface RotationEvent {
   retryAfterMs?: number;
 }
 
-/** Hooks for health recording and metrics; called synchronously, must not throw or block. */
+/** Per-request hooks for health recording and metrics; called synchronously, must not throw or block. */
 export interface AttemptObserver {
   attempt?(e: AttemptEvent): void;
   rotation?(e: RotationEvent): void;
@@ -36,7 +36,6 @@ export interface RotationDeps {
   sleep: (ms: number) => Promise<void>;
   random: () => number;
   log: Log;
-  observer?: AttemptObserver;
 }
 
 export type Failure =
@@ -76,8 +75,9 @@ export async function withRotation<T>(
   deadline: number,
   settings: RotationSettings,
   deps: RotationDeps,
+  observer?: AttemptObserver,
 ): Promise<RotationResult<T>> {
-  const { clock, log, observer } = deps;
+  const { clock, log } = deps;
   let attempts = 0;
   let retries = 0;
   let lastFailure: Failure = { kind: 'upstream_failed' };

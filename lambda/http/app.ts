@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { ProviderId } from '../core/types';
-import type { RotationResult } from '../core/rotation';
+import type { AttemptObserver, RotationResult } from '../core/rotation';
+import { RequestTally } from '../core/tally';
 import type { Gateway } from '../gateway';
 import { HttpError, failureToHttp, invalid } from './errors';
 import { parseImages, parseSpeech } from './validation';
@@ -38,12 +39,21 @@ const MAX_BODY_BYTES = 1_000_000;
 export function createApp(gw: Gateway, extraRoutes: Route[] = []): ProxyHandler {
   const { clock } = gw.deps;
 
-  const provided = async <T>(call: Call, provider: ProviderId, started: number, run: () => Promise<RotationResult<T>>, ok: (v: T) => APIGatewayProxyResult) => {
-    const r = await run();
+  /**
+   * Runs a validated request through its provider and reports it to telemetry — except when the
+   * provider refused the request itself: that is the client's fault, not the provider's health.
+   */
+  const provided = async <T>(call: Call, provider: ProviderId, started: number, run: (o: AttemptObserver) => Promise<RotationResult<T>>, ok: (v: T) => APIGatewayProxyResult) => {
+    const tally = new RequestTally(provider);
+    const r = await run(tally);
     const headers = { 'x-nanobot-provider': provider, 'x-nanobot-attempts': String(r.attempts) };
     const res = r.ok ? ok(r.value) : errorResult(failureToHttp(r.failure, provider), call.requestId);
     res.headers = { ...res.headers, ...headers };
-    gw.deps.observer?.request?.({ provider, served: r.ok, status: res.statusCode, latencyMs: clock() - started, attempts: r.attempts });
+    const failure = r.ok ? undefined : r.failure;
+    if (failure?.kind !== 'upstream_rejected') {
+      const at = clock();
+      gw.deps.telemetry?.requestDone(tally.summary({ served: r.ok, status: res.statusCode, latencyMs: at - started, attempts: r.attempts, failure, at }));
+    }
     return res;
   };
 
@@ -54,7 +64,7 @@ export function createApp(gw: Gateway, extraRoutes: Route[] = []): ProxyHandler 
       handle: async (call) => {
         const started = clock();
         const { provider, req } = parseSpeech(jsonBody(call.event));
-        return provided(call, provider, started, () => gw.speech(provider, req, call.deadline), (audio) => ({
+        return provided(call, provider, started, (o) => gw.speech(provider, req, call.deadline, o), (audio) => ({
           statusCode: 200,
           headers: { 'content-type': audio.contentType },
           body: audio.audio.toString('base64'),
@@ -68,7 +78,7 @@ export function createApp(gw: Gateway, extraRoutes: Route[] = []): ProxyHandler 
       handle: async (call) => {
         const started = clock();
         const { provider, req } = parseImages(jsonBody(call.event));
-        return provided(call, provider, started, () => gw.images(provider, req, call.deadline), (images) => json(200, images));
+        return provided(call, provider, started, (o) => gw.images(provider, req, call.deadline, o), (images) => json(200, images));
       },
     },
     ...extraRoutes,

@@ -124,6 +124,28 @@ export class KeyPool {
     return { kind: 'wait', waitMs: next ? Math.max(0, next.at - now) : 0 };
   }
 
+  /** Whether this pool holds exactly these keys, in this order. */
+  holds(secrets: readonly string[]): boolean {
+    return secrets.length === this.slots.length && secrets.every((s, i) => this.slots[i].lease.secret() === s);
+  }
+
+  /**
+   * A pool for a new key list (keys added, removed or re-ordered in the secret), keeping what is
+   * known about keys present in both: a cooling or disabled key stays so under its new id.
+   */
+  rebuilt(secrets: readonly string[]): KeyPool {
+    const next = new KeyPool(this.vendor, secrets, this.clock, this.policy);
+    const idBySecret = new Map(next.slots.map((s) => [s.lease.secret(), s]));
+    for (const old of this.slots) {
+      const target = idBySecret.get(old.lease.secret());
+      if (!target) continue;
+      target.strikes = old.strikes;
+      target.disables = old.disables;
+      if (old.state !== 'usable' && old.reason) next.applyExternal(target.lease.id, old.state, old.until, old.reason);
+    }
+    return next;
+  }
+
   /** A lease for a given key id (job polls must use the creating key), whatever its state. */
   leaseById(id: string): KeyLease | undefined {
     return this.byId.get(id)?.lease;

@@ -2,8 +2,8 @@ import { createServer, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { VENDORS, Vendor } from '../../lambda/core/types';
 import { keysFromEnv, loadConfig } from '../../lambda/config/env';
-import { Gateway, GatewayDeps, realTime } from '../../lambda/gateway';
-import { createApp } from '../../lambda/http/app';
+import { Gateway, realTime } from '../../lambda/gateway';
+import { createRuntime, Runtime, RuntimeOptions } from '../../lambda/runtime';
 import { createLogger, Log } from '../../lambda/observability/logger';
 import { startSandbox, Sandbox } from '../sandbox';
 import { ensureTable, startDynalite, LocalDynamo } from './dynamo';
@@ -19,13 +19,14 @@ export interface LocalStackOptions {
   /** A running sandbox to use for vendors without keys (default: start one if any vendor needs it). */
   sandbox?: Sandbox;
   log?: Log;
-  deps?: Partial<GatewayDeps>;
+  deps?: Partial<Omit<RuntimeOptions, 'log'>>;
 }
 
 export interface LocalStack {
   url: string;
   port: number;
   gateway: Gateway;
+  runtime: Runtime;
   /** Vendors served by the sandbox because no keys were configured for them. */
   sandboxVendors: Vendor[];
   sandbox?: Sandbox;
@@ -44,6 +45,7 @@ const LOCAL_MAX_BODY = 2_000_000;
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   const env: Env = { ...(opts.env ?? process.env) };
   const log = opts.log ?? createLogger();
+  /** Stopped in reverse order of start. */
   const closers: (() => Promise<void>)[] = [];
 
   let dynamo: LocalDynamo | undefined;
@@ -80,8 +82,16 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   }
 
   const config = loadConfig(env);
-  const gateway = new Gateway(config, { ...realTime, log, ...opts.deps });
-  const app = createApp(gateway);
+  const runtime = createRuntime(config, { ...realTime, log, ...opts.deps });
+  const { gateway, app, flusher } = runtime;
+  // Health is written after the response, never before it: the same post-response flush the
+  // Lambda extension does, plus a timer so a quiet server still writes what it has.
+  const timer = setInterval(() => void flusher.flushIfDue(), 1000);
+  timer.unref();
+  closers.push(async () => {
+    clearInterval(timer);
+    await flusher.flush();
+  });
 
   const server = createServer((req, res) => {
     readBody(req, LOCAL_MAX_BODY)
@@ -92,6 +102,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
           return;
         }
         const result = await app(toProxyEvent(req, body));
+        res.once('finish', () => void flusher.flushIfDue());
         writeProxyResult(res, result);
       })
       .catch((err: unknown) => {
@@ -103,17 +114,19 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const port = opts.port ?? Number(env.PORT ?? 3000);
   await listen(server, port);
   const actual = (server.address() as AddressInfo).port;
-  closers.unshift(() => closeServer(server));
+  closers.push(() => closeServer(server));
 
   return {
     url: `http://127.0.0.1:${actual}`,
     port: actual,
     gateway,
+    runtime,
     sandboxVendors,
     sandbox,
     dynamoEndpoint: env.DYNAMODB_ENDPOINT,
     close: async () => {
-      for (const c of closers) await c().catch(() => undefined);
+      // Last started, first stopped: server, then the final health flush, then sandbox and store.
+      for (const c of closers.reverse()) await c().catch(() => undefined);
     },
   };
 }

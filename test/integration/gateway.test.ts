@@ -90,7 +90,7 @@ describe('rotation, observed at the sandbox', () => {
     ['openai', 'invalid', 'an invalid OpenAI key (401)'],
     ['elevenlabs', 'quota', 'an exhausted ElevenLabs key (401 quota_exceeded)'],
     ['fal', 'quota', 'a locked fal account (403 Exhausted balance)'],
-  ] as const)('%s %s: %s is called once and never again, for any provider of the vendor', async (vendor, state) => {
+  ] as const)('%s %s: %s is called once and never again, for any provider of the vendor', async (vendor, state, _what) => {
     const keys = vendor === 'openai' ? openaiKeys(2) : vendor === 'fal' ? falKeys(2) : elevenKeys(2);
     const [bad, good] = keys;
     h.sandbox.configureKey(vendor, bad, { state });

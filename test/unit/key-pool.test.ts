@@ -134,3 +134,20 @@ describe('KeyPool', () => {
     expect(p.kind === 'key' && p.lease.secret()).toBe('sk-supersecret-1');
   });
 });
+
+describe('KeyPool.rebuilt (keys changed in the secret)', () => {
+  test('keeps cooling and disabled state of keys that stay, under their new ids', () => {
+    const { pool, now } = poolOf(3);
+    pool.markRateLimited(lease(pool, 'openai#2'), 30_000);
+    pool.markDisabled(lease(pool, 'openai#3'), 'quota_exhausted');
+    expect(pool.holds(['sk-test-1', 'sk-test-2', 'sk-test-3'])).toBe(true);
+    const next = pool.rebuilt(['sk-test-3', 'sk-new', 'sk-test-2']);
+    expect(next.holds(['sk-test-3', 'sk-new', 'sk-test-2'])).toBe(true);
+    expect(next.view().map((k) => [k.id, k.state, k.until])).toEqual([
+      ['openai#1', 'disabled', now() + DEFAULT_COOLDOWN_POLICY.disableMs],
+      ['openai#2', 'usable', undefined],
+      ['openai#3', 'cooling', now() + 30_000],
+    ]);
+    expect(ids(next, 2)).toEqual(['openai#2', 'openai#2']);
+  });
+});

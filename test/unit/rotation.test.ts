@@ -29,7 +29,7 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     const key = (req.headers.authorization ?? '').replace(/^Bearer /, '');
     calls.push(key);
-    const next = script.shift() ?? (() => ({ status: 200 }));
+    const next = script.shift() ?? ((): Scripted => ({ status: 200 }));
     const r = next(key);
     req.resume();
     if (r.destroy) {

@@ -2,6 +2,7 @@ import * as http from 'http';
 import { AddressInfo } from 'net';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { loadSecretKeys, parseSecretKeys, SecretKeys } from '../../lambda/config/secret-keys';
+import { VENDORS } from '../../lambda/core/types';
 
 describe('parseSecretKeys', () => {
   const ok: [string, string, SecretKeys][] = [
@@ -18,6 +19,11 @@ describe('parseSecretKeys', () => {
     ['null (no keys)', '{"fal":null}', { fal: [] }],
     ['no vendor at all', '{}', {}],
   ];
+  it('reads a field for every vendor the gateway knows', () => {
+    const all = Object.fromEntries(VENDORS.map((v) => [v, ['a:b']]));
+    expect(parseSecretKeys(JSON.stringify(all))).toEqual(all);
+  });
+
   it.each(ok)('accepts %s', (_name, json, expected) => {
     expect(parseSecretKeys(json)).toEqual(expected);
   });

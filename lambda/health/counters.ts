@@ -1,0 +1,35 @@
+import { emptyHistogram } from './histogram';
+
+/** The additive health figures of one provider over some span (a minute bucket or the window). */
+export interface Counters {
+  requests: number;
+  successes: number;
+  failures: number;
+  rateLimited: number;
+  rotations: number;
+  latencySumMs: number;
+  /** Counts per latency bucket (served requests), aligned with LATENCY_ATTRS. */
+  latency: number[];
+}
+
+export const COUNTER_ATTRS = ['requests', 'successes', 'failures', 'rateLimited', 'rotations', 'latencySumMs'] as const;
+
+export function emptyCounters(): Counters {
+  return { requests: 0, successes: 0, failures: 0, rateLimited: 0, rotations: 0, latencySumMs: 0, latency: emptyHistogram() };
+}
+
+/** a += b, in place. */
+export function addInto(a: Counters, b: Counters): Counters {
+  for (const k of COUNTER_ATTRS) a[k] += b[k];
+  for (let i = 0; i < a.latency.length; i++) a.latency[i] += b.latency[i] ?? 0;
+  return a;
+}
+
+export function isEmpty(c: Counters): boolean {
+  return COUNTER_ATTRS.every((k) => c[k] === 0) && c.latency.every((v) => v === 0);
+}
+
+/** `2026-11-26T05:31`: the UTC minute of an epoch-ms time (sorts lexicographically). */
+export function minuteOf(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 16);
+}

@@ -1,0 +1,176 @@
+import type { Clock, ProviderId } from '../core/types';
+import type { PoolCounts } from '../keys/key-pool';
+import type { Log } from '../observability/logger';
+import { addInto } from './counters';
+import type { BucketDelta, HealthRecorder } from './recorder';
+import { statusOf } from './status';
+import type { HealthStore } from './store';
+
+export interface FlushPolicy {
+  /** At most one flush per this interval per container: this is what keeps writes per request low. */
+  minIntervalMs: number;
+  /** STATUS items are refreshed at most this often per provider per container. */
+  statusIntervalMs: number;
+  /** Provider-minutes kept while the store is unreachable; the oldest are dropped (and counted) past it. */
+  maxPendingBuckets: number;
+  /** Store errors are logged at most once per this interval (with a count of the rest). */
+  errorLogIntervalMs: number;
+  /** After failures, attempts back off exponentially up to this. */
+  maxBackoffMs: number;
+}
+
+export const DEFAULT_FLUSH_POLICY: FlushPolicy = {
+  minIntervalMs: 10_000,
+  statusIntervalMs: 20_000,
+  maxPendingBuckets: 2_000,
+  errorLogIntervalMs: 60_000,
+  maxBackoffMs: 5 * 60_000,
+};
+
+export interface FlushStats {
+  flushes: number;
+  bucketWrites: number;
+  statusWrites: number;
+  windowReads: number;
+  errors: number;
+  droppedBuckets: number;
+}
+
+/**
+ * Moves recorded health to DynamoDB without touching a request's latency and without losing it:
+ * coalesced (one UpdateItem per provider-minute per flush), rate-limited (one flush per
+ * interval), kept and retried when the store fails (bounded; oldest dropped and counted), errors
+ * logged once per interval. Never throws.
+ */
+export class HealthFlusher {
+  private readonly pending = new Map<string, BucketDelta>();
+  private readonly lastStatusAt = new Map<ProviderId, number>();
+  private lastFlushAt = Number.NEGATIVE_INFINITY;
+  private nextAttemptAt = 0;
+  private consecutiveFailures = 0;
+  private lastErrorLogAt = Number.NEGATIVE_INFINITY;
+  private suppressedErrors = 0;
+  private inFlight: Promise<void> | undefined;
+  readonly stats: FlushStats = { flushes: 0, bucketWrites: 0, statusWrites: 0, windowReads: 0, errors: 0, droppedBuckets: 0 };
+
+  constructor(
+    private readonly recorder: HealthRecorder,
+    private readonly store: HealthStore,
+    private readonly keysOf: (p: ProviderId) => PoolCounts,
+    private readonly log: Log,
+    private readonly clock: Clock,
+    private readonly policy: FlushPolicy = DEFAULT_FLUSH_POLICY,
+  ) {}
+
+  /** Whether a flush should run now: something to write, interval passed, not backing off. */
+  due(): boolean {
+    const now = this.clock();
+    if (this.recorder.size === 0 && this.pending.size === 0) return false;
+    return now - this.lastFlushAt >= this.policy.minIntervalMs && now >= this.nextAttemptAt;
+  }
+
+  /** Flushes if due; resolves when done (or at once). */
+  flushIfDue(): Promise<void> {
+    return this.due() ? this.flush() : this.inFlight ?? Promise.resolve();
+  }
+
+  /** Flushes now (one at a time; a caller arriving mid-flush shares it). Never rejects. */
+  flush(): Promise<void> {
+    this.inFlight ??= this.run().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  /** Flushes anything pending unless the store is failing and we are backing off (then resolves at once). */
+  flushUnlessBackingOff(): Promise<void> {
+    if (this.recorder.size === 0 && this.pending.size === 0) return this.inFlight ?? Promise.resolve();
+    return this.clock() >= this.nextAttemptAt ? this.flush() : Promise.resolve();
+  }
+
+  get pendingBuckets(): number {
+    return this.pending.size + this.recorder.size;
+  }
+
+  private async run(): Promise<void> {
+    const now = this.clock();
+    this.lastFlushAt = now;
+    this.stats.flushes += 1;
+    for (const d of this.recorder.drain()) {
+      const key = `${d.provider}|${d.minute}`;
+      const p = this.pending.get(key);
+      if (p) addInto(p.counters, d.counters);
+      else this.pending.set(key, d);
+    }
+    this.bound();
+
+    const touched = new Set<ProviderId>();
+    const entries = [...this.pending.entries()];
+    const results = await Promise.allSettled(entries.map(([, d]) => this.store.addBucket(d.provider, d.minute, d.counters)));
+    let failed: unknown;
+    results.forEach((r, i) => {
+      const [key, d] = entries[i];
+      if (r.status === 'fulfilled') {
+        this.stats.bucketWrites += 1;
+        touched.add(d.provider);
+        // Only what was written leaves `pending`; anything recorded meanwhile was drained into a new delta.
+        if (this.pending.get(key) === d) this.pending.delete(key);
+      } else {
+        failed ??= r.reason;
+      }
+    });
+
+    if (!failed) {
+      for (const provider of touched) {
+        if (now - (this.lastStatusAt.get(provider) ?? Number.NEGATIVE_INFINITY) < this.policy.statusIntervalMs) continue;
+        try {
+          const window = await this.store.readWindow(provider, now);
+          this.stats.windowReads += 1;
+          const keys = this.keysOf(provider);
+          await this.store.putStatus(provider, statusOf(provider, window, keys), now, keys);
+          this.stats.statusWrites += 1;
+          this.lastStatusAt.set(provider, now);
+        } catch (err) {
+          failed = err;
+          break;
+        }
+      }
+    }
+
+    if (failed) {
+      this.stats.errors += 1;
+      this.consecutiveFailures += 1;
+      this.nextAttemptAt = now + Math.min(this.policy.maxBackoffMs, this.policy.minIntervalMs * 2 ** (this.consecutiveFailures - 1));
+      this.logError(failed, now);
+    } else {
+      if (this.consecutiveFailures > 0) this.log.info('health store reachable again', { pendingBuckets: this.pending.size });
+      this.consecutiveFailures = 0;
+      this.nextAttemptAt = 0;
+    }
+  }
+
+  /** Past the bound, the oldest minutes go first; the loss is counted and logged, never silent. */
+  private bound(): void {
+    const over = this.pending.size - this.policy.maxPendingBuckets;
+    if (over <= 0) return;
+    const oldest = [...this.pending.entries()].sort((a, b) => a[1].minute.localeCompare(b[1].minute)).slice(0, over);
+    for (const [key] of oldest) this.pending.delete(key);
+    this.stats.droppedBuckets += over;
+    this.log.warn('health buckets dropped: store unreachable too long', { dropped: over, droppedTotal: this.stats.droppedBuckets });
+  }
+
+  private logError(err: unknown, now: number): void {
+    if (now - this.lastErrorLogAt < this.policy.errorLogIntervalMs) {
+      this.suppressedErrors += 1;
+      return;
+    }
+    this.log.error('health store write failed; keeping counters in memory', {
+      error: err instanceof Error ? err.name : 'unknown',
+      pendingBuckets: this.pending.size,
+      suppressedSinceLast: this.suppressedErrors,
+      retryInMs: this.nextAttemptAt - now,
+    });
+    this.lastErrorLogAt = now;
+    this.suppressedErrors = 0;
+  }
+}

@@ -1,0 +1,59 @@
+import type { ProviderId } from '../core/types';
+import type { RequestSummary } from '../core/tally';
+import type { Telemetry } from '../gateway';
+import { Counters, addInto, emptyCounters, minuteOf } from './counters';
+import { bucketOf } from './histogram';
+
+export interface BucketDelta {
+  provider: ProviderId;
+  /** UTC minute, e.g. `2026-11-26T05:31`. */
+  minute: string;
+  counters: Counters;
+}
+
+/**
+ * Aggregates finished requests in memory, per provider per UTC minute. Recording is a few
+ * additions on the request path — no I/O; the flusher drains it later.
+ */
+export class HealthRecorder implements Telemetry {
+  private buckets = new Map<string, BucketDelta>();
+
+  requestDone(s: RequestSummary): void {
+    const minute = minuteOf(s.at);
+    const key = `${s.provider}|${minute}`;
+    let b = this.buckets.get(key);
+    if (!b) {
+      b = { provider: s.provider, minute, counters: emptyCounters() };
+      this.buckets.set(key, b);
+    }
+    const c = b.counters;
+    c.requests += 1;
+    if (s.served) {
+      c.successes += 1;
+      c.latencySumMs += Math.round(s.latencyMs);
+      c.latency[bucketOf(s.latencyMs)] += 1;
+    } else {
+      c.failures += 1;
+    }
+    c.rateLimited += s.rateLimited;
+    c.rotations += s.rotations;
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  /** Takes everything recorded so far. */
+  drain(): BucketDelta[] {
+    const out = [...this.buckets.values()];
+    this.buckets = new Map();
+    return out;
+  }
+
+  /** Not-yet-drained counters of one provider since `fromMinute` (inclusive). */
+  peek(provider: ProviderId, fromMinute: string): Counters {
+    const sum = emptyCounters();
+    for (const b of this.buckets.values()) if (b.provider === provider && b.minute >= fromMinute) addInto(sum, b.counters);
+    return sum;
+  }
+}

@@ -1,0 +1,65 @@
+import type { ProviderId } from '../core/types';
+import type { PoolCounts } from '../keys/key-pool';
+import type { Counters } from './counters';
+import { percentile } from './histogram';
+
+export type HealthStatus = 'healthy' | 'degraded' | 'down';
+
+/**
+ * Thresholds of the status function (documented in the README). A window with fewer than
+ * `minRequests` requests says nothing about success rate or latency: only keys can make it
+ * degraded or down then.
+ */
+export const STATUS_THRESHOLDS = {
+  minRequests: 5,
+  /** Below this success rate, with enough traffic: down ("most requests fail"). */
+  downBelowSuccessRate: 0.5,
+  /** Below this success rate: degraded. */
+  degradedBelowSuccessRate: 0.95,
+} as const;
+
+/** p95 latency objective per provider (ms): above it, degraded. Synthesis is fast, images and job creation slower. */
+export const P95_OBJECTIVE_MS: Record<ProviderId, number> = {
+  'openai-tts': 8_000,
+  'elevenlabs-tts': 6_000,
+  'openai-image': 30_000,
+  'fal-flux': 20_000,
+  'fal-stable-audio': 5_000,
+  'kling-video': 5_000,
+};
+
+export interface WindowSummary {
+  status: HealthStatus;
+  reason: string;
+  requests: number;
+  successes: number;
+  failures: number;
+  successRate: number | null;
+  p50Ms: number | null;
+  p95Ms: number | null;
+}
+
+/**
+ * healthy / degraded / down, from the window's counters and (when known) the key pool:
+ * - down: no key configured or every key disabled; or ≥ minRequests and success rate < 50 %;
+ * - degraded: success rate < 95 % or p95 above the provider's objective (with ≥ minRequests);
+ *   or no key available right now because all are cooling; or some keys cooling or disabled;
+ * - healthy otherwise.
+ */
+export function statusOf(provider: ProviderId, w: Counters, keys?: PoolCounts): WindowSummary {
+  const t = STATUS_THRESHOLDS;
+  const successRate = w.requests > 0 ? w.successes / w.requests : null;
+  const p50 = percentile(w.latency, 0.5) ?? null;
+  const p95 = percentile(w.latency, 0.95) ?? null;
+  const base = { requests: w.requests, successes: w.successes, failures: w.failures, successRate, p50Ms: p50, p95Ms: p95 };
+  const enough = w.requests >= t.minRequests;
+  const out = (status: HealthStatus, reason: string): WindowSummary => ({ status, reason, ...base });
+
+  if (keys && (keys.total === 0 || keys.disabled === keys.total)) return out('down', keys.total === 0 ? 'no key configured' : 'every key disabled');
+  if (enough && successRate !== null && successRate < t.downBelowSuccessRate) return out('down', 'most requests fail');
+  if (enough && successRate !== null && successRate < t.degradedBelowSuccessRate) return out('degraded', 'success rate below 95%');
+  if (enough && p95 !== null && p95 > P95_OBJECTIVE_MS[provider]) return out('degraded', 'p95 latency above objective');
+  if (keys && keys.available === 0) return out('degraded', 'every key cooling');
+  if (keys && (keys.cooling > 0 || keys.disabled > 0)) return out('degraded', 'some keys cooling or disabled');
+  return out('healthy', enough ? 'within objectives' : 'little or no traffic');
+}

@@ -1,0 +1,119 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { ProviderId } from '../core/types';
+import type { PoolCounts } from '../keys/key-pool';
+import { COUNTER_ATTRS, Counters, emptyCounters, minuteOf } from './counters';
+import { LATENCY_ATTRS } from './histogram';
+import type { WindowSummary } from './status';
+
+export const WINDOW_MINUTES = 5;
+/** BUCKET items live about an hour (TTL, epoch seconds); reads never rely on TTL, they bound the sk range. */
+export const BUCKET_TTL_S = 3600;
+
+export const healthPk = (p: ProviderId) => `PROVIDER_HEALTH#${p}`;
+export const bucketSk = (minute: string) => `BUCKET#${minute}`;
+
+/** First minute of the 5-minute window ending at `now` (the current minute and the four before it). */
+export function windowStartMinute(now: number): string {
+  return minuteOf(now - (WINDOW_MINUTES - 1) * 60_000);
+}
+
+export interface StoreClientOptions {
+  endpoint?: string;
+  region?: string;
+}
+
+/**
+ * DynamoDB client for the health and job items: short timeouts and few retries, because nothing
+ * on a user's path may wait on it. Local endpoints get a fixed region and dummy credentials.
+ */
+export function createDocumentClient(opts: StoreClientOptions = {}): DynamoDBDocumentClient {
+  const local = opts.endpoint !== undefined;
+  const client = new DynamoDBClient({
+    ...(local ? { endpoint: opts.endpoint, region: opts.region ?? 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+    maxAttempts: 2,
+    requestHandler: { connectionTimeout: 500, requestTimeout: 1500 },
+  });
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/** `PROVIDER_HEALTH#<provider>` items in `nanobot-config` (SPEC § Observability). */
+export class HealthStore {
+  constructor(
+    private readonly ddb: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  /** Adds a minute's counters to its BUCKET item with atomic ADDs, so many writers merge. */
+  async addBucket(provider: ProviderId, minute: string, c: Counters): Promise<void> {
+    const names: Record<string, string> = { '#ttl': 'ttl' };
+    const values: Record<string, number> = {};
+    const adds: string[] = [];
+    const add = (attr: string, v: number) => {
+      if (v === 0) return;
+      names[`#${attr}`] = attr;
+      values[`:${attr}`] = v;
+      adds.push(`#${attr} :${attr}`);
+    };
+    for (const k of COUNTER_ATTRS) add(k, c[k]);
+    LATENCY_ATTRS.forEach((attr, i) => add(attr, c.latency[i]));
+    values[':ttl'] = Math.floor(Date.parse(`${minute}:00Z`) / 1000) + 60 + BUCKET_TTL_S;
+    await this.ddb.send(new UpdateCommand({
+      TableName: this.table,
+      Key: { pk: healthPk(provider), sk: bucketSk(minute) },
+      UpdateExpression: `${adds.length ? `ADD ${adds.join(', ')} ` : ''}SET #ttl = if_not_exists(#ttl, :ttl)`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    }));
+  }
+
+  /** Sums the BUCKET items of the window ending at `now`: one Query, bounded by sort key. */
+  async readWindow(provider: ProviderId, now: number): Promise<Counters> {
+    const sum = emptyCounters();
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const r = await this.ddb.send(new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+        ExpressionAttributeValues: { ':pk': healthPk(provider), ':from': bucketSk(windowStartMinute(now)), ':to': bucketSk(minuteOf(now)) },
+        ExclusiveStartKey: startKey,
+      }));
+      for (const item of r.Items ?? []) {
+        for (const k of COUNTER_ATTRS) sum[k] += num(item[k]);
+        LATENCY_ATTRS.forEach((attr, i) => (sum.latency[i] += num(item[attr])));
+      }
+      startKey = r.LastEvaluatedKey;
+    } while (startKey);
+    return sum;
+  }
+
+  async putStatus(provider: ProviderId, s: WindowSummary, now: number, keys?: PoolCounts): Promise<void> {
+    await this.ddb.send(new PutCommand({
+      TableName: this.table,
+      Item: {
+        pk: healthPk(provider),
+        sk: 'STATUS',
+        status: s.status,
+        reason: s.reason,
+        successRate: s.successRate ?? undefined,
+        p50Ms: s.p50Ms ?? undefined,
+        p95Ms: s.p95Ms ?? undefined,
+        requests: s.requests,
+        successes: s.successes,
+        failures: s.failures,
+        windowStart: `${windowStartMinute(now)}:00Z`,
+        updatedAt: new Date(now).toISOString(),
+        ...(keys ? { keysTotal: keys.total, keysAvailable: keys.available, keysCooling: keys.cooling, keysDisabled: keys.disabled } : {}),
+      },
+    }));
+  }
+
+  async getStatus(provider: ProviderId): Promise<Record<string, unknown> | undefined> {
+    const r = await this.ddb.send(new GetCommand({ TableName: this.table, Key: { pk: healthPk(provider), sk: 'STATUS' } }));
+    return r.Item;
+  }
+}
+
+function num(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+}

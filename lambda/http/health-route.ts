@@ -1,0 +1,54 @@
+import { PROVIDERS, ProviderId, Clock } from '../core/types';
+import type { KeyPool } from '../keys/key-pool';
+import { Counters } from '../health/counters';
+import type { HealthFlusher } from '../health/flusher';
+import { statusOf } from '../health/status';
+import type { HealthStore } from '../health/store';
+import { json, Route } from './app';
+
+/**
+ * `GET /v1/health`: every provider, traffic or not — the 5-minute window from the store (after
+ * writing this instance's pending counters) and this instance's key pools.
+ */
+export function healthRoute(store: HealthStore, flusher: HealthFlusher, poolOf: (p: ProviderId) => KeyPool, clock: Clock): Route {
+  return {
+    method: 'GET',
+    pattern: /^\/v1\/health$/,
+    handle: async () => {
+      await flusher.flushUnlessBackingOff();
+      const now = clock();
+      let storeOk = true;
+      const entries = await Promise.all(
+        PROVIDERS.map(async (p) => {
+          let window: Counters | undefined;
+          try {
+            window = await store.readWindow(p, now);
+          } catch {
+            storeOk = false;
+          }
+          const keys = poolOf(p).counts();
+          const w = window ?? { requests: 0, successes: 0, failures: 0, rateLimited: 0, rotations: 0, latencySumMs: 0, latency: [] };
+          const s = statusOf(p, w, keys);
+          return [p, {
+            status: s.status,
+            reason: s.reason,
+            requests: w.requests,
+            successes: w.successes,
+            failures: w.failures,
+            success_rate: s.successRate,
+            rate_limited: w.rateLimited,
+            rotations: w.rotations,
+            latency_ms: { p50: s.p50Ms, p95: s.p95Ms },
+            keys,
+          }] as const;
+        }),
+      );
+      return json(200, {
+        window: '5m',
+        generated_at: new Date(now).toISOString(),
+        store: storeOk ? 'ok' : 'unavailable',
+        providers: Object.fromEntries(entries),
+      });
+    },
+  };
+}

@@ -1,0 +1,48 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { RequestSummary } from '../core/tally';
+import type { Telemetry } from '../gateway';
+
+export const METRICS_NAMESPACE = 'Nanobot';
+
+/**
+ * CloudWatch metrics via Powertools EMF: namespace `Nanobot`, dimensions exactly
+ * `{service, provider}` (Powertools always adds `service`; the alarms use the same set).
+ * One EMF line per request, written synchronously — there is no promise to lose at freeze.
+ * Outside Lambda metrics are off unless POWERTOOLS_METRICS_DISABLED=false.
+ */
+export function createMetrics(): Metrics {
+  process.env.POWERTOOLS_METRICS_DISABLED ??= process.env.AWS_LAMBDA_FUNCTION_NAME ? 'false' : 'true';
+  return new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE, serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'nanobot' });
+}
+
+export class MetricsTelemetry implements Telemetry {
+  constructor(private readonly metrics: Metrics) {}
+
+  requestDone(s: RequestSummary): void {
+    const m = this.metrics;
+    m.addDimension('provider', s.provider);
+    m.addMetric('Requests', MetricUnit.Count, 1);
+    m.addMetric('Successes', MetricUnit.Count, s.served ? 1 : 0);
+    m.addMetric('Failures', MetricUnit.Count, s.served ? 0 : 1);
+    if (s.rateLimited > 0) m.addMetric('RateLimited', MetricUnit.Count, s.rateLimited);
+    if (s.rotations > 0) m.addMetric('KeyRotations', MetricUnit.Count, s.rotations);
+    if (s.keysDisabled > 0) m.addMetric('KeysDisabled', MetricUnit.Count, s.keysDisabled);
+    if (s.allKeysExhausted) m.addMetric('AllKeysExhausted', MetricUnit.Count, 1);
+    for (const ms of s.upstreamLatencyMs) m.addMetric('UpstreamLatency', MetricUnit.Milliseconds, Math.round(ms));
+    m.publishStoredMetrics();
+  }
+}
+
+/** Fans one request summary out to several sinks; a failing sink never affects the others or the request. */
+export class TelemetryFanout implements Telemetry {
+  constructor(private readonly sinks: Telemetry[], private readonly onError: (e: unknown) => void = () => undefined) {}
+  requestDone(s: RequestSummary): void {
+    for (const sink of this.sinks) {
+      try {
+        sink.requestDone(s);
+      } catch (e) {
+        this.onError(e);
+      }
+    }
+  }
+}

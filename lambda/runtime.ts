@@ -1,0 +1,41 @@
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { GatewayConfig } from './config/env';
+import { Gateway, GatewayDeps } from './gateway';
+import { createApp, ProxyHandler } from './http/app';
+import { healthRoute } from './http/health-route';
+import { DEFAULT_FLUSH_POLICY, FlushPolicy, HealthFlusher } from './health/flusher';
+import { HealthRecorder } from './health/recorder';
+import { createDocumentClient, HealthStore } from './health/store';
+import { createMetrics, MetricsTelemetry, TelemetryFanout } from './observability/metrics';
+
+export interface Runtime {
+  gateway: Gateway;
+  app: ProxyHandler;
+  recorder: HealthRecorder;
+  store: HealthStore;
+  flusher: HealthFlusher;
+  metrics: Metrics;
+  ddb: DynamoDBDocumentClient;
+}
+
+export interface RuntimeOptions extends Omit<GatewayDeps, 'telemetry'> {
+  metrics?: Metrics;
+  ddb?: DynamoDBDocumentClient;
+  flushPolicy?: Partial<FlushPolicy>;
+}
+
+/** Wires the gateway, health recording and metrics from one configuration: the same in Lambda and locally. */
+export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runtime {
+  const ddb = opts.ddb ?? createDocumentClient({ endpoint: config.dynamodbEndpoint });
+  const store = new HealthStore(ddb, config.tableName);
+  const recorder = new HealthRecorder();
+  const metrics = opts.metrics ?? createMetrics();
+  const telemetry = new TelemetryFanout([recorder, new MetricsTelemetry(metrics)], (e) =>
+    opts.log.warn('telemetry sink failed', { error: e instanceof Error ? e.message : String(e) }),
+  );
+  const gateway = new Gateway(config, { clock: opts.clock, sleep: opts.sleep, random: opts.random, log: opts.log, telemetry });
+  const flusher = new HealthFlusher(recorder, store, (p) => gateway.poolOf(p).counts(), opts.log, opts.clock, { ...DEFAULT_FLUSH_POLICY, ...opts.flushPolicy });
+  const app = createApp(gateway, [healthRoute(store, flusher, (p) => gateway.poolOf(p), opts.clock)]);
+  return { gateway, app, recorder, store, flusher, metrics, ddb };
+}
