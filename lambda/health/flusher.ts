@@ -51,6 +51,7 @@ export class HealthFlusher {
   private lastErrorLogAt = Number.NEGATIVE_INFINITY;
   private suppressedErrors = 0;
   private inFlight: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
   readonly stats: FlushStats = { flushes: 0, bucketWrites: 0, statusWrites: 0, windowReads: 0, errors: 0, droppedBuckets: 0 };
 
   constructor(
@@ -69,14 +70,28 @@ export class HealthFlusher {
     return now - this.lastFlushAt >= this.policy.minIntervalMs && now >= this.nextAttemptAt;
   }
 
-  /** Flushes if due; resolves when done (or at once). */
+  /** Flushes if due (STATUS at its bounded rate); resolves when done, or at once. */
   flushIfDue(): Promise<void> {
-    return this.due() ? this.flush() : this.inFlight ?? Promise.resolve();
+    return this.due() ? this.start(false) : this.inFlight ?? Promise.resolve();
   }
 
-  /** Flushes now (one at a time; a caller arriving mid-flush shares it). Never rejects. */
+  /**
+   * Flushes now, STATUS included (shutdown, `/v1/health`, tests). Everything recorded before the
+   * call is attempted: a caller arriving mid-flush gets one more flush after it. Never rejects.
+   */
   flush(): Promise<void> {
-    this.inFlight ??= this.run().finally(() => {
+    if (this.inFlight) {
+      this.queued ??= this.inFlight.then(() => {
+        this.queued = undefined;
+        return this.start(true);
+      });
+      return this.queued;
+    }
+    return this.start(true);
+  }
+
+  private start(forceStatus: boolean): Promise<void> {
+    this.inFlight ??= this.run(forceStatus).finally(() => {
       this.inFlight = undefined;
     });
     return this.inFlight;
@@ -92,7 +107,7 @@ export class HealthFlusher {
     return this.pending.size + this.recorder.size;
   }
 
-  private async run(): Promise<void> {
+  private async run(forceStatus: boolean): Promise<void> {
     const now = this.clock();
     this.lastFlushAt = now;
     this.stats.flushes += 1;
@@ -122,7 +137,7 @@ export class HealthFlusher {
 
     if (!failed) {
       for (const provider of touched) {
-        if (now - (this.lastStatusAt.get(provider) ?? Number.NEGATIVE_INFINITY) < this.policy.statusIntervalMs) continue;
+        if (!forceStatus && now - (this.lastStatusAt.get(provider) ?? Number.NEGATIVE_INFINITY) < this.policy.statusIntervalMs) continue;
         try {
           const window = await this.store.readWindow(provider, now);
           this.stats.windowReads += 1;

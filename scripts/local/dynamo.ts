@@ -9,6 +9,7 @@ export interface LocalDynamo {
 interface DynaliteServer {
   listen(port: number, host: string, cb: () => void): void;
   close(cb: () => void): void;
+  closeAllConnections?(): void;
   address(): AddressInfo | string | null;
   on(event: 'error', cb: (e: Error) => void): void;
 }
@@ -26,7 +27,12 @@ export async function startDynalite(port = 0): Promise<LocalDynamo> {
   const addr = server.address() as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${addr.port}`,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        // Keep-alive sockets would otherwise keep answering: a stopped store must look stopped.
+        server.closeAllConnections?.();
+      }),
   };
 }
 

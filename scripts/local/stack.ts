@@ -91,6 +91,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   closers.push(async () => {
     clearInterval(timer);
     await flusher.flush();
+    runtime.ddb.destroy();
   });
 
   const server = createServer((req, res) => {
@@ -116,6 +117,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const actual = (server.address() as AddressInfo).port;
   closers.push(() => closeServer(server));
 
+  let closing: Promise<void> | undefined;
   return {
     url: `http://127.0.0.1:${actual}`,
     port: actual,
@@ -124,9 +126,12 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     sandboxVendors,
     sandbox,
     dynamoEndpoint: env.DYNAMODB_ENDPOINT,
-    close: async () => {
+    close: () => {
       // Last started, first stopped: server, then the final health flush, then sandbox and store.
-      for (const c of closers.reverse()) await c().catch(() => undefined);
+      closing ??= (async () => {
+        for (const c of [...closers].reverse()) await c().catch(() => undefined);
+      })();
+      return closing;
     },
   };
 }
