@@ -31,7 +31,8 @@ export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runt
   const store = new HealthStore(ddb, config.tableName);
   const recorder = new HealthRecorder();
   const metrics = opts.metrics ?? createMetrics();
-  const telemetry = new TelemetryFanout([recorder, new MetricsTelemetry(metrics)], (e) =>
+  const sinks = config.healthRecording ? [recorder, new MetricsTelemetry(metrics)] : [new MetricsTelemetry(metrics)];
+  const telemetry = new TelemetryFanout(sinks, (e) =>
     opts.log.warn('telemetry sink failed', { error: e instanceof Error ? e.message : String(e) }),
   );
   const gateway = new Gateway(config, { clock: opts.clock, sleep: opts.sleep, random: opts.random, log: opts.log, telemetry });

@@ -4,7 +4,10 @@
  */
 // Node 20 here, nodejs22.x in Lambda: the SDK's Node-version notice is noise for a local run.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// The embedded store listens where `npm run health` looks by default.
+process.env.LOCAL_DYNAMODB_PORT ??= '8000';
 import { ConfigError } from '../lambda/config/env';
+import { DEFAULT_LOCAL_ENDPOINT } from './health';
 import { startLocalStack } from './local/stack';
 
 async function main(): Promise<void> {
@@ -20,7 +23,9 @@ async function main(): Promise<void> {
     `  curl -sS ${stack.url}/v1/audio/speech -H 'content-type: application/json' \\`,
     `    -d '{"model":"tts-1","input":"Hello from nanobot","voice":"alloy"}' -o hello.mp3 -D -`,
     '',
-    'Send a few in a row to watch keys rotate in the log. Ctrl-C stops.',
+    'Send a few in a row to watch keys rotate in the log.',
+    `Provider health: curl ${stack.url}/v1/health   or   ${stack.dynamoEndpoint === DEFAULT_LOCAL_ENDPOINT ? '' : `DYNAMODB_ENDPOINT=${stack.dynamoEndpoint} `}npm run health -- -w`,
+    'Ctrl-C stops.',
     '',
   ];
   process.stdout.write(out.join('\n') + '\n');

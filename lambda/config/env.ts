@@ -12,6 +12,8 @@ export interface GatewayConfig {
   providerKeysSecretId?: string;
   rotation: RotationSettings;
   cooldown: CooldownPolicy;
+  /** Health recording to DynamoDB (HEALTH_RECORDING=off disables it: escape hatch and benchmark baseline). */
+  healthRecording: boolean;
 }
 
 export interface BaseUrls {
@@ -89,6 +91,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       backoffBaseMs: int(env, 'BACKOFF_BASE_MS', 200, 1),
       backoffCapMs: int(env, 'BACKOFF_CAP_MS', 4_000, 1),
     },
+    healthRecording: onOff(env, 'HEALTH_RECORDING', true),
     cooldown: {
       ...DEFAULT_COOLDOWN_POLICY,
       defaultCooldownMs: int(env, 'COOLDOWN_DEFAULT_MS', DEFAULT_COOLDOWN_POLICY.defaultCooldownMs, 1),
@@ -147,6 +150,14 @@ function baseUrl(env: Env, variable: string, fallback: string): string {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${variable} must be an http(s) URL`);
   return raw.replace(/\/+$/, '');
+}
+
+function onOff(env: Env, variable: string, fallback: boolean): boolean {
+  const raw = nonEmpty(env[variable])?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (['on', 'true', '1'].includes(raw)) return true;
+  if (['off', 'false', '0'].includes(raw)) return false;
+  throw new ConfigError(`${variable} must be on or off`);
 }
 
 function int(env: Env, variable: string, fallback: number, min: number): number {

@@ -50,7 +50,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 
   let dynamo: LocalDynamo | undefined;
   if (!env.DYNAMODB_ENDPOINT) {
-    dynamo = await startDynalite(Number(env.LOCAL_DYNAMODB_PORT ?? 0));
+    const wanted = Number(env.LOCAL_DYNAMODB_PORT ?? 0);
+    // A fixed port lets `npm run health` find the store; if it is taken, any free port will do.
+    dynamo = await startDynalite(wanted).catch(() => startDynalite(0));
     env.DYNAMODB_ENDPOINT = dynamo.endpoint;
     closers.push(() => dynamo!.close());
   }

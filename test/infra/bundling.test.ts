@@ -9,8 +9,9 @@ import { cdkJsonContext } from './synth';
 
 /**
  * The one test that really runs esbuild (locally, no Docker), on a small fixture entry so it does
- * not depend on the gateway's code: the asset must be minified CommonJS with a linked source map
- * that carries no sources, and only the secrets entry point of Powertools Parameters.
+ * not depend on the gateway's code: the asset must be a minified ES module (top-level await
+ * allowed) with a linked source map that carries no sources, the AWS SDK left to the runtime,
+ * and only the secrets entry point of Powertools Parameters.
  */
 describe('MediaFunction bundling', () => {
   let assetDir: string;
@@ -22,7 +23,7 @@ describe('MediaFunction bundling', () => {
     new MediaFunction(stack, 'Media', {
       table: new ConfigTable(stack, 'Table'),
       providerKeys: new ProviderKeys(stack, 'Keys'),
-      entry: path.join(__dirname, 'fixtures', 'handler.ts'),
+      entry: path.join(__dirname, 'fixtures', 'index.mts'),
     });
     const assembly = app.synth();
     template = Template.fromJSON(assembly.getStackArtifact(stack.artifactId).template);
@@ -31,19 +32,21 @@ describe('MediaFunction bundling', () => {
     assetDir = path.join(assembly.directory, assetDirs[0]);
   });
 
-  it('emits minified index.js with a linked source map without sources content', () => {
-    expect(fs.readdirSync(assetDir).sort()).toEqual(['index.js', 'index.js.map']);
-    const code = fs.readFileSync(path.join(assetDir, 'index.js'), 'utf8');
-    expect(code).toMatch(/\/\/# sourceMappingURL=index\.js\.map\s*$/);
-    expect(code.split('\n').length).toBeLessThan(20);
-    const map = JSON.parse(fs.readFileSync(path.join(assetDir, 'index.js.map'), 'utf8')) as { sourcesContent?: unknown };
+  const code = () => fs.readFileSync(path.join(assetDir, 'index.mjs'), 'utf8');
+
+  it('emits a minified ES module with a linked source map without sources content', () => {
+    expect(fs.readdirSync(assetDir).sort()).toEqual(['index.mjs', 'index.mjs.map']);
+    expect(code()).toMatch(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/);
+    expect(code()).toMatch(/^import\{createRequire as __nbCreateRequire\}from'module';/);
+    expect(code()).toContain('await Promise.resolve(');
+    expect(code().split('\n').length).toBeLessThan(20);
+    const map = JSON.parse(fs.readFileSync(path.join(assetDir, 'index.mjs.map'), 'utf8')) as { sourcesContent?: unknown };
     expect(map.sourcesContent).toBeUndefined();
   });
 
   it('keeps the AWS SDK external and pulls in only the secrets part of Powertools Parameters', () => {
-    const code = fs.readFileSync(path.join(assetDir, 'index.js'), 'utf8');
-    expect(code).toContain('require("@aws-sdk/client-secrets-manager")');
-    expect(code).not.toMatch(/GetParameterCommand|AppConfigData|DynamoDBProvider/);
+    expect(code()).toMatch(/from"@aws-sdk\/client-secrets-manager"/);
+    expect(code()).not.toMatch(/GetParameterCommand|AppConfigData|DynamoDBProvider/);
   });
 
   it('points Lambda at the bundle with source maps enabled', () => {

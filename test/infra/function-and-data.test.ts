@@ -1,3 +1,5 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { CfnElement } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { IConstruct } from 'constructs';
@@ -86,6 +88,12 @@ describe('MediaFunction', () => {
       MemorySize: 512,
       Timeout: 30,
     });
+  });
+
+  it('bundles the ES module entry lambda/index.mts, which exports `handler`', () => {
+    const entry = path.join(__dirname, '..', '..', 'lambda', 'index.mts');
+    expect(fs.readFileSync(entry, 'utf8')).toMatch(/export\s*(\{[^}]*\bhandler\b[^}]*\}|const handler\b|async function handler\b)/);
+    expect(s.stack.media.function.runtime.name).toBe('nodejs22.x');
   });
 
   it('gets exactly the environment the handler reads', () => {
