@@ -83,6 +83,23 @@ export function createApp(gw: Gateway, extraRoutes: Route[] = []): ProxyHandler 
     },
     ...extraRoutes,
   ];
+  // Job routes not built yet: say so plainly rather than 404 (they are part of the API).
+  const notBuilt = (method: string, pattern: RegExp): Route => ({
+    method,
+    pattern,
+    handle: async () => {
+      throw new HttpError(501, 'api_error', 'not_implemented', `${method} on this route is not implemented yet in this gateway.`);
+    },
+  });
+  for (const [method, pattern] of [
+    ['POST', /^\/v1\/videos$/],
+    ['GET', /^\/v1\/videos\/([^/]+)$/],
+    ['GET', /^\/v1\/videos\/([^/]+)\/content$/],
+    ['POST', /^\/v1\/audio\/generations$/],
+    ['GET', /^\/v1\/audio\/generations\/([^/]+)$/],
+  ] as const) {
+    if (!routes.some((r) => r.method === method && r.pattern.source === pattern.source)) routes.push(notBuilt(method, pattern));
+  }
 
   return async (event, context) => {
     const requestId = event.requestContext?.requestId || randomUUID();
