@@ -46,7 +46,7 @@ export class ConfigTable extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
       // Retained data also deserves protection from a stray `delete-table`; turn it off first
-      // when you really mean to drop the table (docs/deploy.md).
+      // when you really mean to drop the table (README, "What survives cdk destroy").
       deletionProtection: true,
     });
   }
