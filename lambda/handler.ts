@@ -42,7 +42,7 @@ async function secretKeys(): Promise<SecretKeys> {
 }
 
 async function afterInvoke(rt: Runtime): Promise<void> {
-  await rt.flusher.flushIfDue();
+  await rt.afterResponse();
   if (config.providerKeysSecretId) {
     const secret = await secretKeys();
     if (Object.keys(secret).length === 0) return;
@@ -80,6 +80,6 @@ export const handler = async (event: APIGatewayProxyEvent, context: Context): Pr
   } finally {
     if (extension) extension.invocationDone(context.awsRequestId);
     // Without an extension (it failed to register), flush inline when due: short timeouts bound it.
-    else await rt.flusher.flushIfDue();
+    else await rt.afterResponse();
   }
 };

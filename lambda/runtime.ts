@@ -8,6 +8,11 @@ import { DEFAULT_FLUSH_POLICY, FlushPolicy, HealthFlusher } from './health/flush
 import { HealthRecorder } from './health/recorder';
 import { createDocumentClient, HealthStore } from './health/store';
 import { createMetrics, MetricsTelemetry, TelemetryFanout } from './observability/metrics';
+import { JobService } from './jobs/service';
+import { JobStore } from './jobs/store';
+import { jobRoutes } from './http/job-routes';
+import { KlingTokens, klingVideo } from './providers/kling-video';
+import { falQueueAudio } from './providers/fal-queue';
 
 export interface Runtime {
   gateway: Gateway;
@@ -17,6 +22,9 @@ export interface Runtime {
   flusher: HealthFlusher;
   metrics: Metrics;
   ddb: DynamoDBDocumentClient;
+  jobs: JobService;
+  /** Post-response work: health flush when due, job records kept while the store was down. */
+  afterResponse(): Promise<void>;
 }
 
 export interface RuntimeOptions extends Omit<GatewayDeps, 'telemetry'> {
@@ -37,6 +45,14 @@ export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runt
   );
   const gateway = new Gateway(config, { clock: opts.clock, sleep: opts.sleep, random: opts.random, log: opts.log, telemetry });
   const flusher = new HealthFlusher(recorder, store, (p) => gateway.poolOf(p).counts(), opts.log, opts.clock, { ...DEFAULT_FLUSH_POLICY, ...opts.flushPolicy });
-  const app = createApp(gateway, [healthRoute(store, flusher, (p) => gateway.poolOf(p), opts.clock)]);
-  return { gateway, app, recorder, store, flusher, metrics, ddb };
+  const jobs = new JobService(gateway, new JobStore(ddb, config.tableName), config.jobs, opts.clock, opts.log, config.healthRecording ? recorder : undefined);
+  const adapters = {
+    video: klingVideo(config.baseUrls.kling, new KlingTokens(opts.clock)),
+    audio: falQueueAudio(config.baseUrls.falQueue),
+  };
+  const app = createApp(gateway, [healthRoute(store, flusher, (p) => gateway.poolOf(p), opts.clock), ...jobRoutes(gateway, jobs, adapters, opts.clock)]);
+  const afterResponse = async () => {
+    await Promise.all([flusher.flushIfDue(), jobs.flushUnsaved()]);
+  };
+  return { gateway, app, recorder, store, flusher, metrics, ddb, jobs, afterResponse };
 }

@@ -14,6 +14,7 @@ export interface GatewayConfig {
   cooldown: CooldownPolicy;
   /** Health recording to DynamoDB (HEALTH_RECORDING=off disables it: escape hatch and benchmark baseline). */
   healthRecording: boolean;
+  jobs: { minPollIntervalMs: number; pollTimeoutMs: number };
 }
 
 export interface BaseUrls {
@@ -92,6 +93,10 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       backoffCapMs: int(env, 'BACKOFF_CAP_MS', 4_000, 1),
     },
     healthRecording: onOff(env, 'HEALTH_RECORDING', true),
+    jobs: {
+      minPollIntervalMs: int(env, 'JOB_POLL_MIN_INTERVAL_MS', 2_000, 0),
+      pollTimeoutMs: int(env, 'JOB_POLL_TIMEOUT_MS', 5_000, 100),
+    },
     cooldown: {
       ...DEFAULT_COOLDOWN_POLICY,
       defaultCooldownMs: int(env, 'COOLDOWN_DEFAULT_MS', DEFAULT_COOLDOWN_POLICY.defaultCooldownMs, 1),

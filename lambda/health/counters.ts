@@ -8,14 +8,17 @@ export interface Counters {
   rateLimited: number;
   rotations: number;
   latencySumMs: number;
+  /** Jobs (video, audio generation) that reached a terminal state in this span. */
+  jobsCompleted: number;
+  jobsFailed: number;
   /** Counts per latency bucket (served requests), aligned with LATENCY_ATTRS. */
   latency: number[];
 }
 
-export const COUNTER_ATTRS = ['requests', 'successes', 'failures', 'rateLimited', 'rotations', 'latencySumMs'] as const;
+export const COUNTER_ATTRS = ['requests', 'successes', 'failures', 'rateLimited', 'rotations', 'latencySumMs', 'jobsCompleted', 'jobsFailed'] as const;
 
 export function emptyCounters(): Counters {
-  return { requests: 0, successes: 0, failures: 0, rateLimited: 0, rotations: 0, latencySumMs: 0, latency: emptyHistogram() };
+  return { requests: 0, successes: 0, failures: 0, rateLimited: 0, rotations: 0, latencySumMs: 0, jobsCompleted: 0, jobsFailed: 0, latency: emptyHistogram() };
 }
 
 /** a += b, in place. */

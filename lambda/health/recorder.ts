@@ -1,6 +1,7 @@
 import type { ProviderId } from '../core/types';
 import type { RequestSummary } from '../core/tally';
 import type { Telemetry } from '../gateway';
+import type { JobEvents } from '../jobs/service';
 import { Counters, addInto, emptyCounters, minuteOf } from './counters';
 import { bucketOf } from './histogram';
 
@@ -15,18 +16,11 @@ export interface BucketDelta {
  * Aggregates finished requests in memory, per provider per UTC minute. Recording is a few
  * additions on the request path — no I/O; the flusher drains it later.
  */
-export class HealthRecorder implements Telemetry {
+export class HealthRecorder implements Telemetry, JobEvents {
   private buckets = new Map<string, BucketDelta>();
 
   requestDone(s: RequestSummary): void {
-    const minute = minuteOf(s.at);
-    const key = `${s.provider}|${minute}`;
-    let b = this.buckets.get(key);
-    if (!b) {
-      b = { provider: s.provider, minute, counters: emptyCounters() };
-      this.buckets.set(key, b);
-    }
-    const c = b.counters;
+    const c = this.bucket(s.provider, s.at);
     c.requests += 1;
     if (s.served) {
       c.successes += 1;
@@ -37,6 +31,24 @@ export class HealthRecorder implements Telemetry {
     }
     c.rateLimited += s.rateLimited;
     c.rotations += s.rotations;
+  }
+
+  /** A job reached a terminal state (counted once fleet-wide: by the container that stored it). */
+  jobDone(provider: ProviderId, completed: boolean, at: number): void {
+    const c = this.bucket(provider, at);
+    if (completed) c.jobsCompleted += 1;
+    else c.jobsFailed += 1;
+  }
+
+  private bucket(provider: ProviderId, at: number): Counters {
+    const minute = minuteOf(at);
+    const key = `${provider}|${minute}`;
+    let b = this.buckets.get(key);
+    if (!b) {
+      b = { provider, minute, counters: emptyCounters() };
+      this.buckets.set(key, b);
+    }
+    return b.counters;
   }
 
   get size(): number {

@@ -16,6 +16,9 @@ export const STATUS_THRESHOLDS = {
   downBelowSuccessRate: 0.5,
   /** Below this success rate: degraded. */
   degradedBelowSuccessRate: 0.95,
+  /** Jobs: with at least this many terminal jobs, a failed share at or above `jobsFailedDegradedAt` is degraded. */
+  minTerminalJobs: 5,
+  jobsFailedDegradedAt: 0.5,
 } as const;
 
 /** p95 latency objective per provider (ms): above it, degraded. Synthesis is fast, images and job creation slower. */
@@ -43,6 +46,7 @@ export interface WindowSummary {
  * healthy / degraded / down, from the window's counters and (when known) the key pool:
  * - down: no key configured or every key disabled; or ≥ minRequests and success rate < 50 %;
  * - degraded: success rate < 95 % or p95 above the provider's objective (with ≥ minRequests);
+ *   or at least half of ≥ 5 finished jobs failed;
  *   or no key available right now because all are cooling; or some keys cooling or disabled;
  * - healthy otherwise.
  */
@@ -59,6 +63,8 @@ export function statusOf(provider: ProviderId, w: Counters, keys?: PoolCounts): 
   if (enough && successRate !== null && successRate < t.downBelowSuccessRate) return out('down', 'most requests fail');
   if (enough && successRate !== null && successRate < t.degradedBelowSuccessRate) return out('degraded', 'success rate below 95%');
   if (enough && p95 !== null && p95 > P95_OBJECTIVE_MS[provider]) return out('degraded', 'p95 latency above objective');
+  const terminal = w.jobsCompleted + w.jobsFailed;
+  if (terminal >= t.minTerminalJobs && w.jobsFailed / terminal >= t.jobsFailedDegradedAt) return out('degraded', 'generations failing');
   if (keys && keys.available === 0) return out('degraded', 'every key cooling');
   if (keys && (keys.cooling > 0 || keys.disabled > 0)) return out('degraded', 'some keys cooling or disabled');
   return out('healthy', enough ? 'within objectives' : 'little or no traffic');

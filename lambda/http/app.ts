@@ -39,23 +39,8 @@ const MAX_BODY_BYTES = 1_000_000;
 export function createApp(gw: Gateway, extraRoutes: Route[] = []): ProxyHandler {
   const { clock } = gw.deps;
 
-  /**
-   * Runs a validated request through its provider and reports it to telemetry — except when the
-   * provider refused the request itself: that is the client's fault, not the provider's health.
-   */
-  const provided = async <T>(call: Call, provider: ProviderId, started: number, run: (o: AttemptObserver) => Promise<RotationResult<T>>, ok: (v: T) => APIGatewayProxyResult) => {
-    const tally = new RequestTally(provider);
-    const r = await run(tally);
-    const headers = { 'x-nanobot-provider': provider, 'x-nanobot-attempts': String(r.attempts) };
-    const res = r.ok ? ok(r.value) : errorResult(failureToHttp(r.failure, provider), call.requestId);
-    res.headers = { ...res.headers, ...headers };
-    const failure = r.ok ? undefined : r.failure;
-    if (failure?.kind !== 'upstream_rejected') {
-      const at = clock();
-      gw.deps.telemetry?.requestDone(tally.summary({ served: r.ok, status: res.statusCode, latencyMs: at - started, attempts: r.attempts, failure, at }));
-    }
-    return res;
-  };
+  const provided = <T>(call: Call, provider: ProviderId, started: number, run: (o: AttemptObserver) => Promise<RotationResult<T>>, ok: (v: T) => APIGatewayProxyResult) =>
+    runProvided(gw, call, provider, started, run, ok);
 
   const routes: Route[] = [
     {
@@ -83,24 +68,6 @@ export function createApp(gw: Gateway, extraRoutes: Route[] = []): ProxyHandler 
     },
     ...extraRoutes,
   ];
-  // Job routes not built yet: say so plainly rather than 404 (they are part of the API).
-  const notBuilt = (method: string, pattern: RegExp): Route => ({
-    method,
-    pattern,
-    handle: async () => {
-      throw new HttpError(501, 'api_error', 'not_implemented', `${method} on this route is not implemented yet in this gateway.`);
-    },
-  });
-  for (const [method, pattern] of [
-    ['POST', /^\/v1\/videos$/],
-    ['GET', /^\/v1\/videos\/([^/]+)$/],
-    ['GET', /^\/v1\/videos\/([^/]+)\/content$/],
-    ['POST', /^\/v1\/audio\/generations$/],
-    ['GET', /^\/v1\/audio\/generations\/([^/]+)$/],
-  ] as const) {
-    if (!routes.some((r) => r.method === method && r.pattern.source === pattern.source)) routes.push(notBuilt(method, pattern));
-  }
-
   return async (event, context) => {
     const requestId = event.requestContext?.requestId || randomUUID();
     const path = normalisePath(event.path);
@@ -134,6 +101,31 @@ export function createApp(gw: Gateway, extraRoutes: Route[] = []): ProxyHandler 
     res.headers = { ...res.headers, 'x-request-id': requestId };
     return res;
   };
+}
+
+/**
+ * Runs a validated request through its provider and reports it to telemetry — except when the
+ * provider refused the request itself: that is the client's fault, not the provider's health.
+ */
+export async function runProvided<T>(
+  gw: Gateway,
+  call: Call,
+  provider: ProviderId,
+  started: number,
+  run: (o: AttemptObserver) => Promise<RotationResult<T>>,
+  ok: (v: T) => APIGatewayProxyResult,
+): Promise<APIGatewayProxyResult> {
+  const tally = new RequestTally(provider);
+  const r = await run(tally);
+  const headers = { 'x-nanobot-provider': provider, 'x-nanobot-attempts': String(r.attempts) };
+  const res = r.ok ? ok(r.value) : errorResult(failureToHttp(r.failure, provider), call.requestId);
+  res.headers = { ...res.headers, ...headers };
+  const failure = r.ok ? undefined : r.failure;
+  if (failure?.kind !== 'upstream_rejected') {
+    const at = gw.deps.clock();
+    gw.deps.telemetry?.requestDone(tally.summary({ served: r.ok, status: res.statusCode, latencyMs: at - started, attempts: r.attempts, failure, at }));
+  }
+  return res;
 }
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {

@@ -1,6 +1,6 @@
 import { PROVIDERS, ProviderId, Clock } from '../core/types';
 import type { KeyPool } from '../keys/key-pool';
-import { Counters } from '../health/counters';
+import { Counters, emptyCounters } from '../health/counters';
 import type { HealthFlusher } from '../health/flusher';
 import { statusOf } from '../health/status';
 import type { HealthStore } from '../health/store';
@@ -27,7 +27,7 @@ export function healthRoute(store: HealthStore, flusher: HealthFlusher, poolOf: 
             storeOk = false;
           }
           const keys = poolOf(p).counts();
-          const w = window ?? { requests: 0, successes: 0, failures: 0, rateLimited: 0, rotations: 0, latencySumMs: 0, latency: [] };
+          const w = window ?? emptyCounters();
           const s = statusOf(p, w, keys);
           return [p, {
             status: s.status,
@@ -39,6 +39,7 @@ export function healthRoute(store: HealthStore, flusher: HealthFlusher, poolOf: 
             rate_limited: w.rateLimited,
             rotations: w.rotations,
             latency_ms: { p50: s.p50Ms, p95: s.p95Ms },
+            ...(p === 'kling-video' || p === 'fal-stable-audio' ? { jobs: { completed: w.jobsCompleted, failed: w.jobsFailed } } : {}),
             keys,
           }] as const;
         }),

@@ -3,7 +3,9 @@ import type { ProviderId } from '../core/types';
 import { ImageRequest, SPEECH_FORMATS, SpeechRequest } from '../core/media';
 import { ELEVENLABS_OUTPUT_FORMAT, elevenLabsMaxChars } from '../providers/elevenlabs';
 import { falImageSize } from '../providers/fal';
-import { imageProviderFor, speechProviderFor } from '../providers/models';
+import { FAL_AUDIO_MODELS, KLING_VIDEO_MODELS, imageProviderFor, speechProviderFor } from '../providers/models';
+import type { VideoRequest } from '../providers/kling-video';
+import type { AudioGenerationRequest } from '../providers/fal-queue';
 import { HttpError, invalid } from './errors';
 
 /**
@@ -149,4 +151,57 @@ function tooLong(param: string, max: number): HttpError {
 function range(param: string, v: number, lo: number, hi: number): number {
   if (v < lo || v > hi) throw invalid(`'${param}' must be between ${lo} and ${hi}.`, param);
   return v;
+}
+
+const VIDEO_SIZES: Record<string, '16:9' | '9:16' | '1:1'> = {
+  '1280x720': '16:9',
+  '1920x1080': '16:9',
+  '720x1280': '9:16',
+  '1080x1920': '9:16',
+  '720x720': '1:1',
+  '1024x1024': '1:1',
+};
+
+const videoSchema = z.strictObject({
+  model: z.string().min(1),
+  prompt: z.string().min(1, 'prompt must not be empty'),
+  seconds: z.union([z.string(), z.number()]).optional(),
+  size: z.string().optional(),
+  aspect_ratio: z.string().optional(),
+  negative_prompt: z.string().optional(),
+});
+
+export function parseVideo(body: unknown): VideoRequest {
+  const p = parseWith(videoSchema, body);
+  if (!(KLING_VIDEO_MODELS as readonly string[]).includes(p.model)) throw unknownModel(p.model, 'videos');
+  if (p.prompt.length > 2500) throw tooLong('prompt', 2500);
+  if (p.negative_prompt !== undefined && p.negative_prompt.length > 2500) throw tooLong('negative_prompt', 2500);
+  const seconds = p.seconds === undefined ? '5' : String(p.seconds);
+  if (seconds !== '5' && seconds !== '10') throw invalid('seconds must be 5 or 10 for Kling models.', 'seconds');
+  if (p.size !== undefined && p.aspect_ratio !== undefined) throw invalid('Give size or aspect_ratio, not both.', 'size');
+  let aspect: '16:9' | '9:16' | '1:1' = '16:9';
+  if (p.size !== undefined) {
+    const a = VIDEO_SIZES[p.size];
+    if (!a) throw invalid(`size must be one of ${Object.keys(VIDEO_SIZES).join(', ')}.`, 'size');
+    aspect = a;
+  } else if (p.aspect_ratio !== undefined) {
+    if (p.aspect_ratio !== '16:9' && p.aspect_ratio !== '9:16' && p.aspect_ratio !== '1:1') throw invalid('aspect_ratio must be 16:9, 9:16 or 1:1.', 'aspect_ratio');
+    aspect = p.aspect_ratio;
+  }
+  return { model: p.model, prompt: p.prompt, seconds, aspect_ratio: aspect, ...(p.size ? { size: p.size } : {}), ...(p.negative_prompt ? { negative_prompt: p.negative_prompt } : {}) };
+}
+
+const audioGenerationSchema = z.strictObject({
+  model: z.string().min(1),
+  prompt: z.string().min(1, 'prompt must not be empty'),
+  seconds: z.number().finite().optional(),
+});
+
+export function parseAudioGeneration(body: unknown): AudioGenerationRequest {
+  const p = parseWith(audioGenerationSchema, body);
+  if (!(FAL_AUDIO_MODELS as readonly string[]).includes(p.model)) throw unknownModel(p.model, 'audio/generations');
+  if (p.prompt.length > 2000) throw tooLong('prompt', 2000);
+  const seconds = p.seconds ?? 30;
+  if (!Number.isInteger(seconds)) throw invalid("'seconds' must be a whole number.", 'seconds');
+  return { model: p.model, prompt: p.prompt, seconds: range('seconds', seconds, 1, 47) };
 }

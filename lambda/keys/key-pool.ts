@@ -146,6 +146,11 @@ export class KeyPool {
     return next;
   }
 
+  /** A lease for a key by fingerprint, whatever its state (job polls). */
+  leaseByFingerprint(fingerprint: string): KeyLease | undefined {
+    return this.slots.find((s) => s.lease.fingerprint === fingerprint)?.lease;
+  }
+
   /** A lease for a given key id (job polls must use the creating key), whatever its state. */
   leaseById(id: string): KeyLease | undefined {
     return this.byId.get(id)?.lease;

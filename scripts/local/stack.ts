@@ -105,7 +105,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
           return;
         }
         const result = await app(toProxyEvent(req, body));
-        res.once('finish', () => void flusher.flushIfDue());
+        res.once('finish', () => void runtime.afterResponse());
         writeProxyResult(res, result);
       })
       .catch((err: unknown) => {

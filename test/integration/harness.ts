@@ -38,6 +38,8 @@ export class Harness {
   async stack(keys: Partial<Record<Vendor, string[]>>, env: Record<string, string> = {}, sleeps?: number[]): Promise<LocalStack> {
     const sb = this.sandbox;
     for (const list of Object.values(keys)) for (const k of list ?? []) this.secrets.add(k);
+    // Kling JWTs verify only against registered ACCESS:SECRET pairs (like real accounts).
+    for (const k of keys.kling ?? []) sb.addKlingKey(k);
     const stack = await startLocalStack({
       port: 0,
       sandbox: sb,

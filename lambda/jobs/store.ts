@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import { GetCommand, PutCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import type { JobObject, JobRecord, JobStatus } from './types';
+
+/** Job records live about a week (`ttl`, epoch seconds). */
+export const JOB_TTL_S = 7 * 24 * 3600;
+
+const PREFIX: Record<JobObject, string> = { video: 'video_', 'audio.generation': 'audiogen_' };
+
+/** Opaque ids: a type prefix and 128 random bits — nothing about keys, providers or time. */
+export function newJobId(object: JobObject): string {
+  return `${PREFIX[object]}${randomBytes(16).toString('hex')}`;
+}
+
+export function isJobId(object: JobObject, id: string): boolean {
+  return new RegExp(`^${PREFIX[object]}[0-9a-f]{32}$`).test(id);
+}
+
+export const jobPk = (id: string) => `JOB#${id}`;
+
+/** `pk=JOB#<id>`, `sk=JOB` items in nanobot-config. */
+export class JobStore {
+  constructor(
+    private readonly ddb: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async create(job: JobRecord): Promise<void> {
+    await this.ddb.send(new PutCommand({
+      TableName: this.table,
+      Item: { pk: jobPk(job.id), sk: 'JOB', ...job, ttl: Math.floor(job.createdAt / 1000) + JOB_TTL_S },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    }));
+  }
+
+  async get(id: string): Promise<JobRecord | undefined> {
+    const r = await this.ddb.send(new GetCommand({ TableName: this.table, Key: { pk: jobPk(id), sk: 'JOB' }, ConsistentRead: true }));
+    if (!r.Item) return undefined;
+    const { pk: _pk, sk: _sk, ttl: _ttl, ...job } = r.Item;
+    return job as JobRecord;
+  }
+
+  /**
+   * Writes a refreshed job only if its stored status is still `from`: when two containers poll the
+   * same job, exactly one records the transition (and so counts a terminal outcome once).
+   */
+  async transition(job: JobRecord, from: JobStatus): Promise<boolean> {
+    try {
+      await this.ddb.send(new PutCommand({
+        TableName: this.table,
+        Item: { pk: jobPk(job.id), sk: 'JOB', ...job, ttl: Math.floor(job.createdAt / 1000) + JOB_TTL_S },
+        ConditionExpression: '#s = :from',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':from': from },
+      }));
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+}
