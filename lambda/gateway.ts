@@ -4,6 +4,7 @@ import type { GatewayConfig } from './config/env';
 import { KeyPool } from './keys/key-pool';
 import { AttemptObserver, RotationDeps, RotationResult, withRotation } from './core/rotation';
 import type { RequestSummary } from './core/tally';
+import type { KeyStateChange } from './keys/key-pool';
 import type { Log } from './observability/logger';
 import type { Operation } from './providers/upstream';
 import { openaiImages, openaiSpeech } from './providers/openai';
@@ -21,6 +22,11 @@ export interface GatewayDeps {
   random: () => number;
   log: Log;
   telemetry?: Telemetry;
+  /** Fleet-wide key state (optional): publishes what pools learn, refreshes a vendor's view before a request. */
+  keyState?: {
+    publish(c: KeyStateChange): void;
+    beforeRequest(vendor: Vendor): Promise<void>;
+  };
 }
 
 export const realTime = {
@@ -42,7 +48,7 @@ export class Gateway {
     readonly deps: GatewayDeps,
   ) {
     this.pools = {} as Record<Vendor, KeyPool>;
-    for (const v of VENDORS) this.pools[v] = new KeyPool(v, config.keys[v], deps.clock, config.cooldown);
+    for (const v of VENDORS) this.pools[v] = new KeyPool(v, config.keys[v], deps.clock, config.cooldown, deps.keyState?.publish);
     this.rotationDeps = { clock: deps.clock, sleep: deps.sleep, random: deps.random, log: deps.log };
   }
 
@@ -61,7 +67,8 @@ export class Gateway {
     return this.pools[VENDOR_OF[provider]];
   }
 
-  run<T>(provider: ProviderId, op: Operation<T>, deadline: number, observer?: AttemptObserver): Promise<RotationResult<T>> {
+  async run<T>(provider: ProviderId, op: Operation<T>, deadline: number, observer?: AttemptObserver): Promise<RotationResult<T>> {
+    await this.deps.keyState?.beforeRequest(VENDOR_OF[provider]);
     return withRotation(provider, op, this.poolOf(provider), deadline, this.config.rotation, this.rotationDeps, observer);
   }
 

@@ -55,6 +55,8 @@ export function prepare(): Promise<Runtime> {
   preparing ??= (async () => {
     const keys = withSecretKeys(config, await secretKeys());
     const rt = createRuntime({ ...config, keys }, { ...realTime, log });
+    // A cold container starts with the fleet's knowledge of cooling and disabled keys (one bounded read).
+    await rt.keyState?.loadAll();
     const api = process.env.AWS_LAMBDA_RUNTIME_API;
     if (api) {
       extension = await PostResponseExtension.register(api, 'nanobot-health', () => afterInvoke(rt), log);

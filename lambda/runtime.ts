@@ -13,6 +13,7 @@ import { JobStore } from './jobs/store';
 import { jobRoutes } from './http/job-routes';
 import { KlingTokens, klingVideo } from './providers/kling-video';
 import { falQueueAudio } from './providers/fal-queue';
+import { DEFAULT_SHARING_POLICY, SharedKeyState } from './keys/shared-state';
 
 export interface Runtime {
   gateway: Gateway;
@@ -23,6 +24,7 @@ export interface Runtime {
   metrics: Metrics;
   ddb: DynamoDBDocumentClient;
   jobs: JobService;
+  keyState?: SharedKeyState;
   /** Post-response work: health flush when due, job records kept while the store was down. */
   afterResponse(): Promise<void>;
 }
@@ -43,7 +45,18 @@ export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runt
   const telemetry = new TelemetryFanout(sinks, (e) =>
     opts.log.warn('telemetry sink failed', { error: e instanceof Error ? e.message : String(e) }),
   );
-  const gateway = new Gateway(config, { clock: opts.clock, sleep: opts.sleep, random: opts.random, log: opts.log, telemetry });
+  const sharing = config.keyStateSharing;
+  // The pools live in the gateway, which needs the sharer first: it reads them through this late-bound lookup.
+  let gatewayRef: Gateway | undefined;
+  const keyState = sharing.enabled
+    ? new SharedKeyState(ddb, config.tableName, (v) => gatewayRef!.pools[v], opts.log, opts.clock, {
+        ...DEFAULT_SHARING_POLICY,
+        refreshIntervalMs: sharing.refreshIntervalMs,
+        waitBudgetMs: sharing.waitBudgetMs,
+      })
+    : undefined;
+  const gateway = new Gateway(config, { clock: opts.clock, sleep: opts.sleep, random: opts.random, log: opts.log, telemetry, keyState });
+  gatewayRef = gateway;
   const flusher = new HealthFlusher(recorder, store, (p) => gateway.poolOf(p).counts(), opts.log, opts.clock, { ...DEFAULT_FLUSH_POLICY, ...opts.flushPolicy });
   const jobs = new JobService(gateway, new JobStore(ddb, config.tableName), config.jobs, opts.clock, opts.log, config.healthRecording ? recorder : undefined);
   const adapters = {
@@ -52,7 +65,7 @@ export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runt
   };
   const app = createApp(gateway, [healthRoute(store, flusher, (p) => gateway.poolOf(p), opts.clock), ...jobRoutes(gateway, jobs, adapters, opts.clock)]);
   const afterResponse = async () => {
-    await Promise.all([flusher.flushIfDue(), jobs.flushUnsaved()]);
+    await Promise.all([flusher.flushIfDue(), jobs.flushUnsaved(), keyState?.settle()]);
   };
-  return { gateway, app, recorder, store, flusher, metrics, ddb, jobs, afterResponse };
+  return { gateway, app, recorder, store, flusher, metrics, ddb, jobs, keyState, afterResponse };
 }

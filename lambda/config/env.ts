@@ -15,6 +15,8 @@ export interface GatewayConfig {
   /** Health recording to DynamoDB (HEALTH_RECORDING=off disables it: escape hatch and benchmark baseline). */
   healthRecording: boolean;
   jobs: { minPollIntervalMs: number; pollTimeoutMs: number };
+  /** Fleet-wide key state through DynamoDB (KEY_STATE_SHARING=off: each instance on its own). */
+  keyStateSharing: { enabled: boolean; refreshIntervalMs: number; waitBudgetMs: number };
 }
 
 export interface BaseUrls {
@@ -93,6 +95,11 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       backoffCapMs: int(env, 'BACKOFF_CAP_MS', 4_000, 1),
     },
     healthRecording: onOff(env, 'HEALTH_RECORDING', true),
+    keyStateSharing: {
+      enabled: onOff(env, 'KEY_STATE_SHARING', true),
+      refreshIntervalMs: int(env, 'KEY_STATE_REFRESH_MS', 1_000, 0),
+      waitBudgetMs: int(env, 'KEY_STATE_WAIT_MS', 20, 0),
+    },
     jobs: {
       minPollIntervalMs: int(env, 'JOB_POLL_MIN_INTERVAL_MS', 2_000, 0),
       pollTimeoutMs: int(env, 'JOB_POLL_TIMEOUT_MS', 5_000, 100),

@@ -36,6 +36,16 @@ export type Pick =
   /** No key at all: none configured, or all disabled. */
   | { kind: 'none' };
 
+/** A key's state learnt from a provider answer in this instance (not from the fleet): what sharing publishes. */
+export interface KeyStateChange {
+  vendor: Vendor;
+  lease: KeyLease;
+  state: 'cooling' | 'disabled';
+  /** Epoch ms. */
+  until: number;
+  reason: DisableReason | 'rate_limited';
+}
+
 export interface PoolCounts {
   total: number;
   available: number;
@@ -87,17 +97,21 @@ export class KeyPool {
   private cooling = 0;
   private disabled = 0;
   private readonly byId = new Map<string, Slot>();
+  private readonly byFingerprint = new Map<string, Slot>();
 
   constructor(
     readonly vendor: Vendor,
     secrets: readonly string[],
     private readonly clock: Clock,
     private readonly policy: CooldownPolicy = DEFAULT_COOLDOWN_POLICY,
+    /** Told when a provider answer cools or disables a key (fleet sharing); never for external knowledge. */
+    private readonly onChange?: (c: KeyStateChange) => void,
   ) {
     this.slots = secrets.map((secret, i) => {
       const lease = new KeyLease(vendor, `${vendor}#${i + 1}`, fingerprintOf(secret), secret);
       const slot: Slot = { lease, state: 'usable', until: 0, strikes: 0, disables: 0, gen: 0 };
       this.byId.set(lease.id, slot);
+      this.byFingerprint.set(lease.fingerprint, slot);
       return slot;
     });
     for (const slot of this.slots) this.queue.push({ slot, gen: slot.gen });
@@ -134,7 +148,7 @@ export class KeyPool {
    * known about keys present in both: a cooling or disabled key stays so under its new id.
    */
   rebuilt(secrets: readonly string[]): KeyPool {
-    const next = new KeyPool(this.vendor, secrets, this.clock, this.policy);
+    const next = new KeyPool(this.vendor, secrets, this.clock, this.policy, this.onChange);
     const idBySecret = new Map(next.slots.map((s) => [s.lease.secret(), s]));
     for (const old of this.slots) {
       const target = idBySecret.get(old.lease.secret());
@@ -148,7 +162,7 @@ export class KeyPool {
 
   /** A lease for a key by fingerprint, whatever its state (job polls). */
   leaseByFingerprint(fingerprint: string): KeyLease | undefined {
-    return this.slots.find((s) => s.lease.fingerprint === fingerprint)?.lease;
+    return this.byFingerprint.get(fingerprint)?.lease;
   }
 
   /** A lease for a given key id (job polls must use the creating key), whatever its state. */
@@ -176,6 +190,7 @@ export class KeyPool {
       return Math.max(0, slot.until - now);
     }
     this.setState(slot, 'cooling', now + ms, 'rate_limited');
+    this.onChange?.({ vendor: this.vendor, lease, state: 'cooling', until: now + ms, reason: 'rate_limited' });
     return ms;
   }
 
@@ -188,6 +203,7 @@ export class KeyPool {
     slot.disables += 1;
     const ms = disableFor(slot.disables, this.policy);
     this.setState(slot, 'disabled', now + ms, reason);
+    this.onChange?.({ vendor: this.vendor, lease, state: 'disabled', until: now + ms, reason });
     return ms;
   }
 
@@ -196,7 +212,15 @@ export class KeyPool {
    * time. Only ever extends. Returns whether anything changed.
    */
   applyExternal(id: string, state: 'cooling' | 'disabled', until: number, reason: DisableReason | 'rate_limited'): boolean {
-    const slot = this.byId.get(id);
+    return this.applyTo(this.byId.get(id), state, until, reason);
+  }
+
+  /** `applyExternal` for a key known by fingerprint (the fleet's items name keys that way). */
+  applyExternalByFingerprint(fingerprint: string, state: 'cooling' | 'disabled', until: number, reason: DisableReason | 'rate_limited'): boolean {
+    return this.applyTo(this.byFingerprint.get(fingerprint), state, until, reason);
+  }
+
+  private applyTo(slot: Slot | undefined, state: 'cooling' | 'disabled', until: number, reason: DisableReason | 'rate_limited'): boolean {
     if (!slot) return false;
     const now = this.clock();
     if (until <= now) return false;

@@ -86,6 +86,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const config = loadConfig(env);
   const runtime = createRuntime(config, { ...realTime, log, ...opts.deps });
   const { gateway, app, flusher } = runtime;
+  await runtime.keyState?.loadAll();
   // Health is written after the response, never before it: the same post-response flush the
   // Lambda extension does, plus a timer so a quiet server still writes what it has.
   const timer = setInterval(() => void flusher.flushIfDue(), 1000);

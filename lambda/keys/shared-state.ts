@@ -1,0 +1,157 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { VENDORS, Vendor, Clock } from '../core/types';
+import type { Log } from '../observability/logger';
+import type { KeyPool, KeyStateChange } from './key-pool';
+
+export interface SharingPolicy {
+  /** A vendor's fleet view is refreshed at most this often per instance. */
+  refreshIntervalMs: number;
+  /** The most a request waits on a key-state read; past it, the read goes on in the background. */
+  waitBudgetMs: number;
+  /** Cold start: the one bounded read of every vendor's state. */
+  coldStartBudgetMs: number;
+  /** Errors are logged at most once per this interval. */
+  errorLogIntervalMs: number;
+}
+
+export const DEFAULT_SHARING_POLICY: SharingPolicy = {
+  refreshIntervalMs: 1_000,
+  waitBudgetMs: 20,
+  coldStartBudgetMs: 300,
+  errorLogIntervalMs: 60_000,
+};
+
+export interface SharingStats {
+  reads: number;
+  writes: number;
+  /** Conditional writes refused because the fleet already had a later deadline. */
+  writesSuperseded: number;
+  errors: number;
+  applied: number;
+  /** Reads a request stopped waiting for (budget exceeded). */
+  budgetExceeded: number;
+}
+
+export const keyStatePk = (v: Vendor) => `KEY_STATE#${v}`;
+
+/**
+ * Fleet-wide key state through DynamoDB: each instance publishes the cooldowns and disables it
+ * learns from provider answers (`pk=KEY_STATE#<vendor>`, `sk=<key fingerprint>`; a conditional
+ * write only ever extends a deadline) and refreshes its view of a vendor at most once a second,
+ * waiting for that read at most `waitBudgetMs`. Keys are named by fingerprint, not by position,
+ * because instances may hold differently ordered lists while a secret changes. Any failure falls
+ * back to local knowledge.
+ */
+export class SharedKeyState {
+  private readonly lastRead = new Map<Vendor, number>();
+  private readonly reading = new Map<Vendor, Promise<void>>();
+  private readonly writes = new Set<Promise<void>>();
+  private lastErrorLogAt = Number.NEGATIVE_INFINITY;
+  readonly stats: SharingStats = { reads: 0, writes: 0, writesSuperseded: 0, errors: 0, applied: 0, budgetExceeded: 0 };
+
+  constructor(
+    private readonly ddb: DynamoDBDocumentClient,
+    private readonly table: string,
+    private readonly poolOf: (v: Vendor) => KeyPool,
+    private readonly log: Log,
+    private readonly clock: Clock,
+    private readonly policy: SharingPolicy = DEFAULT_SHARING_POLICY,
+  ) {}
+
+  /** KeyPool listener: publish what a provider answer taught us (started at once, awaited post-response). */
+  publish = (c: KeyStateChange): void => {
+    const p = this.write(c).finally(() => this.writes.delete(p));
+    this.writes.add(p);
+  };
+
+  /** Before a request on a vendor: refresh its view if stale, waiting at most the budget. */
+  async beforeRequest(vendor: Vendor): Promise<void> {
+    const now = this.clock();
+    if (now - (this.lastRead.get(vendor) ?? Number.NEGATIVE_INFINITY) < this.policy.refreshIntervalMs && !this.reading.has(vendor)) return;
+    const read = this.refresh(vendor);
+    let timer: NodeJS.Timeout | undefined;
+    const budget = new Promise<'late'>((r) => {
+      timer = setTimeout(() => r('late'), this.policy.waitBudgetMs);
+    });
+    const first = await Promise.race([read.then(() => 'done' as const), budget]);
+    clearTimeout(timer);
+    if (first === 'late') this.stats.budgetExceeded += 1;
+  }
+
+  /** Cold start: every vendor's state in one bounded round of reads. */
+  async loadAll(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(VENDORS.filter((v) => this.poolOf(v).size > 0).map((v) => this.refresh(v))),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, this.policy.coldStartBudgetMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Waits for publications in flight (post-response, so none is left to a frozen environment). */
+  async settle(): Promise<void> {
+    await Promise.all([...this.writes]);
+  }
+
+  private refresh(vendor: Vendor): Promise<void> {
+    let p = this.reading.get(vendor);
+    if (p) return p;
+    this.lastRead.set(vendor, this.clock());
+    p = this.read(vendor).finally(() => this.reading.delete(vendor));
+    this.reading.set(vendor, p);
+    return p;
+  }
+
+  private async read(vendor: Vendor): Promise<void> {
+    try {
+      const r = await this.ddb.send(new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': keyStatePk(vendor) },
+      }));
+      this.stats.reads += 1;
+      const pool = this.poolOf(vendor);
+      for (const item of r.Items ?? []) {
+        const fp = String(item.sk);
+        const reason = typeof item.reason === 'string' ? item.reason : 'rate_limited';
+        if (typeof item.disabledUntil === 'number' && pool.applyExternalByFingerprint(fp, 'disabled', item.disabledUntil, reason === 'invalid_key' ? 'invalid_key' : 'quota_exhausted')) this.stats.applied += 1;
+        if (typeof item.coolingUntil === 'number' && pool.applyExternalByFingerprint(fp, 'cooling', item.coolingUntil, 'rate_limited')) this.stats.applied += 1;
+      }
+    } catch (err) {
+      this.fail('read', err);
+    }
+  }
+
+  private async write(c: KeyStateChange): Promise<void> {
+    const attr = c.state === 'cooling' ? 'coolingUntil' : 'disabledUntil';
+    try {
+      await this.ddb.send(new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: keyStatePk(c.vendor), sk: c.lease.fingerprint },
+        UpdateExpression: `SET #u = :u, #reason = :r, keyId = :id, updatedAt = :now, #ttl = :ttl`,
+        // Only ever extends: an instance with older news cannot shorten the fleet's deadline.
+        ConditionExpression: 'attribute_not_exists(#u) OR #u < :u',
+        ExpressionAttributeNames: { '#u': attr, '#reason': c.state === 'cooling' ? 'coolingReason' : 'reason', '#ttl': 'ttl' },
+        ExpressionAttributeValues: { ':u': c.until, ':r': c.reason, ':id': c.lease.id, ':now': this.clock(), ':ttl': Math.ceil(c.until / 1000) + 3600 },
+      }));
+      this.stats.writes += 1;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) {
+        this.stats.writesSuperseded += 1;
+        return;
+      }
+      this.fail('write', err);
+    }
+  }
+
+  private fail(what: string, err: unknown): void {
+    this.stats.errors += 1;
+    const now = this.clock();
+    if (now - this.lastErrorLogAt < this.policy.errorLogIntervalMs) return;
+    this.lastErrorLogAt = now;
+    this.log.warn(`shared key state ${what} failed; using local knowledge`, { error: err instanceof Error ? err.name : String(err), errorsSoFar: this.stats.errors });
+  }
+}
