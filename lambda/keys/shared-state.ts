@@ -23,7 +23,9 @@ export const DEFAULT_SHARING_POLICY: SharingPolicy = {
 };
 
 export interface SharingStats {
+  /** Reads on a request's path (refreshes), and the cold start's. */
   reads: number;
+  coldStartReads: number;
   writes: number;
   /** Conditional writes refused because the fleet already had a later deadline. */
   writesSuperseded: number;
@@ -48,7 +50,7 @@ export class SharedKeyState {
   private readonly reading = new Map<Vendor, Promise<void>>();
   private readonly writes = new Set<Promise<void>>();
   private lastErrorLogAt = Number.NEGATIVE_INFINITY;
-  readonly stats: SharingStats = { reads: 0, writes: 0, writesSuperseded: 0, errors: 0, applied: 0, budgetExceeded: 0 };
+  readonly stats: SharingStats = { reads: 0, coldStartReads: 0, writes: 0, writesSuperseded: 0, errors: 0, applied: 0, budgetExceeded: 0 };
 
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
@@ -83,7 +85,7 @@ export class SharedKeyState {
   async loadAll(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.all(VENDORS.filter((v) => this.poolOf(v).size > 0).map((v) => this.refresh(v))),
+      Promise.all(VENDORS.filter((v) => this.poolOf(v).size > 0).map((v) => this.refresh(v, true))),
       new Promise<void>((r) => {
         timer = setTimeout(r, this.policy.coldStartBudgetMs);
       }),
@@ -96,23 +98,24 @@ export class SharedKeyState {
     await Promise.all([...this.writes]);
   }
 
-  private refresh(vendor: Vendor): Promise<void> {
+  private refresh(vendor: Vendor, coldStart = false): Promise<void> {
     let p = this.reading.get(vendor);
     if (p) return p;
     this.lastRead.set(vendor, this.clock());
-    p = this.read(vendor).finally(() => this.reading.delete(vendor));
+    p = this.read(vendor, coldStart).finally(() => this.reading.delete(vendor));
     this.reading.set(vendor, p);
     return p;
   }
 
-  private async read(vendor: Vendor): Promise<void> {
+  private async read(vendor: Vendor, coldStart: boolean): Promise<void> {
     try {
       const r = await this.ddb.send(new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: 'pk = :pk',
         ExpressionAttributeValues: { ':pk': keyStatePk(vendor) },
       }));
-      this.stats.reads += 1;
+      if (coldStart) this.stats.coldStartReads += 1;
+      else this.stats.reads += 1;
       const pool = this.poolOf(vendor);
       for (const item of r.Items ?? []) {
         const fp = String(item.sk);
