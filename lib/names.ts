@@ -1,6 +1,6 @@
 /**
  * Names the function's code and the infrastructure must agree on. The Lambda code owns the
- * behaviour (lambda/core/types.ts lists the same providers); this file owns the physical names,
+ * behaviour (the provider ids come from lambda/core/types.ts); this file owns the physical names,
  * so an alarm or a dashboard can never silently point at a metric nobody emits.
  */
 
@@ -10,16 +10,9 @@ export const SERVICE_NAME = 'nanobot';
 /** CloudWatch namespace of the EMF metrics (`POWERTOOLS_METRICS_NAMESPACE`) and of the log metric filter. */
 export const METRIC_NAMESPACE = 'Nanobot';
 
-/** Every provider id: the `provider` dimension of each EMF metric. */
-export const PROVIDER_IDS = [
-  'openai-tts',
-  'elevenlabs-tts',
-  'openai-image',
-  'fal-flux',
-  'fal-stable-audio',
-  'kling-video',
-] as const;
-export type ProviderId = (typeof PROVIDER_IDS)[number];
+/** Every provider id: the `provider` dimension of each EMF metric (the runtime's own list). */
+export { PROVIDERS as PROVIDER_IDS } from '../lambda/core/types';
+export type { ProviderId } from '../lambda/core/types';
 
 /** EMF metric names emitted per provider with dimensions exactly `{ service, provider }`. */
 export const PROVIDER_METRICS = {

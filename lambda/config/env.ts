@@ -50,11 +50,11 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 /** Per vendor: variables (plural first) and what an entry must look like. */
-const KEY_VARS: Record<Vendor, { plural: string; singular: string; pair?: string }> = {
+const KEY_VARS: Record<Vendor, { plural: string; singular: string }> = {
   openai: { plural: 'OPENAI_API_KEYS', singular: 'OPENAI_API_KEY' },
   elevenlabs: { plural: 'ELEVENLABS_API_KEYS', singular: 'ELEVENLABS_API_KEY' },
-  fal: { plural: 'FAL_KEYS', singular: 'FAL_KEY', pair: 'KEY_ID:KEY_SECRET' },
-  kling: { plural: 'KLING_API_KEYS', singular: 'KLING_API_KEY', pair: 'ACCESS_KEY:SECRET_KEY' },
+  fal: { plural: 'FAL_KEYS', singular: 'FAL_KEY' },
+  kling: { plural: 'KLING_API_KEYS', singular: 'KLING_API_KEY' },
 };
 
 export const DEFAULT_BASE_URLS: BaseUrls = {
@@ -116,10 +116,29 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
 /** The vendor's pool from its plural and singular variables: the union, deduplicated, plural first. */
 export function keysFromEnv(env: Env, vendor: Vendor): string[] {
   const vars = KEY_VARS[vendor];
-  return mergeKeyLists(
-    parseKeyList(env[vars.plural], vars.plural, vars.pair),
-    parseKeyList(env[vars.singular], vars.singular, vars.pair),
-  );
+  const pair = KEY_PAIR_FORMAT[vendor];
+  return mergeKeyLists(parseKeyList(env[vars.plural], vars.plural, pair), parseKeyList(env[vars.singular], vars.singular, pair));
+}
+
+/** The `A:B` shape each vendor's keys must have, if any (fal `id:secret`, Kling access:secret). */
+export const KEY_PAIR_FORMAT: Partial<Record<Vendor, string>> = {
+  fal: 'KEY_ID:KEY_SECRET',
+  kling: 'ACCESS_KEY:SECRET_KEY',
+};
+
+/**
+ * One key entry, trimmed: `{ key }`, `{}` for an empty entry, or `{ problem }` — a description
+ * that never contains the entry itself (it may be a key). Shared by env and secret parsing.
+ */
+export function checkKeyEntry(entry: string, pair?: string): { key?: string; problem?: string } {
+  const key = entry.trim();
+  if (key === '') return {};
+  if (/\s/.test(key)) return { problem: 'it contains whitespace' };
+  if (pair) {
+    const parts = key.split(':');
+    if (parts.length !== 2 || parts[0] === '' || parts[1] === '') return { problem: `expected ${pair}` };
+  }
+  return { key };
 }
 
 /** Splits a comma-separated list, trims, drops empty entries, validates each without ever echoing it. */
@@ -127,17 +146,9 @@ export function parseKeyList(raw: string | undefined, variable: string, pair?: s
   if (raw === undefined) return [];
   const out: string[] = [];
   raw.split(',').forEach((entry, i) => {
-    const key = entry.trim();
-    if (key === '') return;
-    const where = `${variable} entry ${i + 1}`;
-    if (/\s/.test(key)) throw new ConfigError(`${where} is malformed: it contains whitespace`);
-    if (pair) {
-      const parts = key.split(':');
-      if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
-        throw new ConfigError(`${where} is malformed: expected ${pair}`);
-      }
-    }
-    out.push(key);
+    const { key, problem } = checkKeyEntry(entry, pair);
+    if (problem) throw new ConfigError(`${variable} entry ${i + 1} is malformed: ${problem}`);
+    if (key) out.push(key);
   });
   return out;
 }

@@ -1,5 +1,7 @@
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { VENDORS, Vendor } from '../core/types';
+import { checkKeyEntry, KEY_PAIR_FORMAT } from './env';
 
 /**
  * Provider key pools kept in one Secrets Manager secret (`nanobot/provider-keys`), e.g.
@@ -7,16 +9,8 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
  * Each field is an array of keys or one comma-separated string. The field names are the vendor
  * ids of lambda/core/types.ts.
  */
-export type Vendor = 'openai' | 'elevenlabs' | 'fal' | 'kling';
 export type SecretKeys = Partial<Record<Vendor, string[]>>;
 
-const SECRET_VENDORS: readonly Vendor[] = ['openai', 'elevenlabs', 'fal', 'kling'];
-
-/** Vendors whose keys are two parts joined by `:`, and how to name them in an error. */
-const PAIRED: Partial<Record<Vendor, string>> = {
-  fal: 'KEY_ID:KEY_SECRET',
-  kling: 'ACCESS_KEY:SECRET_KEY',
-};
 
 /**
  * How long a fetched secret is reused before Secrets Manager is asked again: keys added or
@@ -51,7 +45,7 @@ export function parseSecretKeys(json: string): SecretKeys {
   }
   const fields = doc as Record<string, unknown>;
   const out: SecretKeys = {};
-  for (const vendor of SECRET_VENDORS) {
+  for (const vendor of VENDORS) {
     if (!Object.prototype.hasOwnProperty.call(fields, vendor)) continue;
     out[vendor] = parseField(vendor, fields[vendor]);
   }
@@ -72,17 +66,9 @@ function parseField(vendor: Vendor, value: unknown): string[] {
   entries.forEach((entry, i) => {
     const where = `provider keys secret field "${vendor}" entry ${i + 1}`;
     if (typeof entry !== 'string') throw new SecretKeysError(`${where} must be a string`);
-    const key = entry.trim();
-    if (key === '') return;
-    if (/\s/.test(key)) throw new SecretKeysError(`${where} is malformed: it contains whitespace`);
-    const pair = PAIRED[vendor];
-    if (pair) {
-      const parts = key.split(':');
-      if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
-        throw new SecretKeysError(`${where} is malformed: expected ${pair}`);
-      }
-    }
-    if (!keys.includes(key)) keys.push(key);
+    const { key, problem } = checkKeyEntry(entry, KEY_PAIR_FORMAT[vendor]);
+    if (problem) throw new SecretKeysError(`${where} is malformed: ${problem}`);
+    if (key && !keys.includes(key)) keys.push(key);
   });
   return keys;
 }
