@@ -46,17 +46,16 @@ export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runt
     opts.log.warn('telemetry sink failed', { error: e instanceof Error ? e.message : String(e) }),
   );
   const sharing = config.keyStateSharing;
-  // The pools live in the gateway, which needs the sharer first: it reads them through this late-bound lookup.
-  let gatewayRef: Gateway | undefined;
+  // The pools live in the gateway, which needs the sharer first: the sharer looks them up lazily
+  // (only once requests run, after `gateway` below is initialised).
   const keyState = sharing.enabled
-    ? new SharedKeyState(ddb, config.tableName, (v) => gatewayRef!.pools[v], opts.log, opts.clock, {
+    ? new SharedKeyState(ddb, config.tableName, (v) => gateway.pools[v], opts.log, opts.clock, {
         ...DEFAULT_SHARING_POLICY,
         refreshIntervalMs: sharing.refreshIntervalMs,
         waitBudgetMs: sharing.waitBudgetMs,
       })
     : undefined;
   const gateway = new Gateway(config, { clock: opts.clock, sleep: opts.sleep, random: opts.random, log: opts.log, telemetry, keyState });
-  gatewayRef = gateway;
   const flusher = new HealthFlusher(recorder, store, (p) => gateway.poolOf(p).counts(), opts.log, opts.clock, { ...DEFAULT_FLUSH_POLICY, ...opts.flushPolicy });
   const jobs = new JobService(gateway, new JobStore(ddb, config.tableName), config.jobs, opts.clock, opts.log, config.healthRecording ? recorder : undefined);
   const adapters = {
