@@ -14,6 +14,7 @@ import { jobRoutes } from './http/job-routes';
 import { KlingTokens, klingVideo } from './providers/kling-video';
 import { falQueueAudio } from './providers/fal-queue';
 import { DEFAULT_SHARING_POLICY, SharedKeyState } from './keys/shared-state';
+import type { KeyPool } from './keys/key-pool';
 
 export interface Runtime {
   gateway: Gateway;
@@ -49,13 +50,13 @@ export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runt
   // The pools live in the gateway, which needs the sharer first: the sharer looks them up lazily
   // (only once requests run, after `gateway` below is initialised).
   const keyState = sharing.enabled
-    ? new SharedKeyState(ddb, config.tableName, (v) => gateway.pools[v], opts.log, opts.clock, {
+    ? new SharedKeyState(ddb, config.tableName, (v): KeyPool => gateway.pools[v], opts.log, opts.clock, {
         ...DEFAULT_SHARING_POLICY,
         refreshIntervalMs: sharing.refreshIntervalMs,
         waitBudgetMs: sharing.waitBudgetMs,
       })
     : undefined;
-  const gateway = new Gateway(config, { clock: opts.clock, sleep: opts.sleep, random: opts.random, log: opts.log, telemetry, keyState });
+  const gateway: Gateway = new Gateway(config, { clock: opts.clock, sleep: opts.sleep, random: opts.random, log: opts.log, telemetry, keyState });
   const flusher = new HealthFlusher(recorder, store, (p) => gateway.poolOf(p).counts(), opts.log, opts.clock, { ...DEFAULT_FLUSH_POLICY, ...opts.flushPolicy });
   const jobs = new JobService(gateway, new JobStore(ddb, config.tableName), config.jobs, opts.clock, opts.log, config.healthRecording ? recorder : undefined);
   const adapters = {
