@@ -1,4 +1,6 @@
-import { z } from 'zod';
+// zod/mini: the same validation core without the method-chaining classes — a tenth of the bundle
+// (cold start is latency too).
+import * as z from 'zod/mini';
 import type { ProviderId } from '../core/types';
 import { ImageRequest, SPEECH_FORMATS, SpeechRequest } from '../core/media';
 import { ELEVENLABS_OUTPUT_FORMAT, elevenLabsMaxChars } from '../providers/elevenlabs';
@@ -17,14 +19,16 @@ export const OPENAI_VOICES = ['alloy', 'ash', 'ballad', 'coral', 'echo', 'fable'
 const OPENAI_INPUT_MAX = 4096;
 const ELEVENLABS_VOICE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
+const nonEmpty = (name: string) => z.string().check(z.minLength(1, `${name} must not be empty`));
+
 const speechSchema = z.strictObject({
-  model: z.string().min(1),
-  input: z.string().min(1, 'input must not be empty'),
-  voice: z.string().min(1),
-  response_format: z.enum(SPEECH_FORMATS).default('mp3'),
-  speed: z.number().finite().optional(),
-  instructions: z.string().max(4096).optional(),
-  stream_format: z.enum(['audio', 'sse']).optional(),
+  model: nonEmpty('model'),
+  input: nonEmpty('input'),
+  voice: nonEmpty('voice'),
+  response_format: z._default(z.enum(SPEECH_FORMATS), 'mp3'),
+  speed: z.optional(z.number()),
+  instructions: z.optional(z.string().check(z.maxLength(4096, 'at most 4096 characters'))),
+  stream_format: z.optional(z.enum(['audio', 'sse'])),
 });
 
 export function parseSpeech(body: unknown): { provider: ProviderId; req: SpeechRequest } {
@@ -58,14 +62,14 @@ export function parseSpeech(body: unknown): { provider: ProviderId; req: SpeechR
 }
 
 const imageSchema = z.strictObject({
-  model: z.string().min(1).default('dall-e-2'),
-  prompt: z.string().min(1, 'prompt must not be empty'),
-  n: z.number().int('n must be an integer').optional(),
-  size: z.string().optional(),
-  quality: z.string().optional(),
-  response_format: z.enum(['url', 'b64_json']).default('url'),
-  style: z.string().optional(),
-  user: z.string().max(256).optional(),
+  model: z._default(nonEmpty('model'), 'dall-e-2'),
+  prompt: nonEmpty('prompt'),
+  n: z.optional(z.int()),
+  size: z.optional(z.string()),
+  quality: z.optional(z.string()),
+  response_format: z._default(z.enum(['url', 'b64_json']), 'url'),
+  style: z.optional(z.string()),
+  user: z.optional(z.string().check(z.maxLength(256, 'at most 256 characters'))),
 });
 
 interface ImageRules {
@@ -113,7 +117,7 @@ export function parseImages(body: unknown): { provider: ProviderId; req: ImageRe
 }
 
 /** Validates with a zod schema, turning the first issue into an OpenAI-style 400. */
-export function parseWith<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+export function parseWith<S extends z.ZodMiniType>(schema: S, body: unknown): z.output<S> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw invalid('The request body must be a JSON object.', null, 'invalid_json');
   }
@@ -126,8 +130,23 @@ export function parseWith<S extends z.ZodType>(schema: S, body: unknown): z.outp
   }
   const param = issue.path.map(String).join('.') || null;
   const missing = issue.code === 'invalid_type' && valueAt(body, issue.path) === undefined;
-  const message = missing ? `Missing required parameter: '${param}'.` : `Invalid '${param}': ${issue.message}.`;
+  const message = missing ? `Missing required parameter: '${param}'.` : `Invalid '${param}': ${describe(issue)}.`;
   return fail(invalid(message, param, missing ? 'missing_required_parameter' : 'invalid_value'));
+}
+
+/** zod/mini carries no message locale: say what was expected from the issue itself. */
+function describe(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return `expected ${issue.expected === 'int' ? 'an integer' : `a ${issue.expected}`}`;
+    case 'invalid_value':
+      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'too_small':
+    case 'too_big':
+      return issue.message !== 'Invalid input' ? issue.message : `out of range`;
+    default:
+      return issue.message !== 'Invalid input' ? issue.message : 'invalid value';
+  }
 }
 
 function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {
@@ -163,12 +182,12 @@ const VIDEO_SIZES: Record<string, '16:9' | '9:16' | '1:1'> = {
 };
 
 const videoSchema = z.strictObject({
-  model: z.string().min(1),
-  prompt: z.string().min(1, 'prompt must not be empty'),
-  seconds: z.union([z.string(), z.number()]).optional(),
-  size: z.string().optional(),
-  aspect_ratio: z.string().optional(),
-  negative_prompt: z.string().optional(),
+  model: nonEmpty('model'),
+  prompt: nonEmpty('prompt'),
+  seconds: z.optional(z.union([z.string(), z.number()])),
+  size: z.optional(z.string()),
+  aspect_ratio: z.optional(z.string()),
+  negative_prompt: z.optional(z.string()),
 });
 
 export function parseVideo(body: unknown): VideoRequest {
@@ -192,9 +211,9 @@ export function parseVideo(body: unknown): VideoRequest {
 }
 
 const audioGenerationSchema = z.strictObject({
-  model: z.string().min(1),
-  prompt: z.string().min(1, 'prompt must not be empty'),
-  seconds: z.number().finite().optional(),
+  model: nonEmpty('model'),
+  prompt: nonEmpty('prompt'),
+  seconds: z.optional(z.number()),
 });
 
 export function parseAudioGeneration(body: unknown): AudioGenerationRequest {
