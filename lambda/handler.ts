@@ -61,9 +61,11 @@ export function prepare(): Promise<Runtime> {
     if (api) {
       extension = await PostResponseExtension.register(api, 'nanobot-health', () => afterInvoke(rt), log);
       // With an extension registered, Lambda sends SIGTERM before shutdown: write what is left.
-      process.once('SIGTERM', () => {
-        void rt.flusher.flush().finally(() => process.exit(0));
-      });
+      if (extension && process.env.AWS_LAMBDA_FUNCTION_NAME) {
+        process.once('SIGTERM', () => {
+          void Promise.all([rt.flusher.flush(), rt.jobs.flushUnsaved(), rt.keyState?.settle()]).finally(() => process.exit(0));
+        });
+      }
     }
     runtime = rt;
     return rt;
