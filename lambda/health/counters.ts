@@ -28,10 +28,6 @@ export function addInto(a: Counters, b: Counters): Counters {
   return a;
 }
 
-export function isEmpty(c: Counters): boolean {
-  return COUNTER_ATTRS.every((k) => c[k] === 0) && c.latency.every((v) => v === 0);
-}
-
 /** `2026-11-26T05:31`: the UTC minute of an epoch-ms time (sorts lexicographically). */
 export function minuteOf(ms: number): string {
   return new Date(ms).toISOString().slice(0, 16);

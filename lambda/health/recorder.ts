@@ -2,7 +2,7 @@ import type { ProviderId } from '../core/types';
 import type { RequestSummary } from '../core/tally';
 import type { Telemetry } from '../gateway';
 import type { JobEvents } from '../jobs/service';
-import { Counters, addInto, emptyCounters, minuteOf } from './counters';
+import { Counters, emptyCounters, minuteOf } from './counters';
 import { bucketOf } from './histogram';
 
 export interface BucketDelta {
@@ -60,12 +60,5 @@ export class HealthRecorder implements Telemetry, JobEvents {
     const out = [...this.buckets.values()];
     this.buckets = new Map();
     return out;
-  }
-
-  /** Not-yet-drained counters of one provider since `fromMinute` (inclusive). */
-  peek(provider: ProviderId, fromMinute: string): Counters {
-    const sum = emptyCounters();
-    for (const b of this.buckets.values()) if (b.provider === provider && b.minute >= fromMinute) addInto(sum, b.counters);
-    return sum;
   }
 }
