@@ -115,6 +115,10 @@ export async function withRotation<T>(
     switch (step.outcome) {
       case 'ok':
         pool.markOk(lease);
+        if (step.budgetSpentForMs) {
+          const rest = pool.markBudgetSpent(lease, step.budgetSpentForMs);
+          if (rest > 0) log.info('key resting: request budget spent', { provider, key: lease.id, restMs: rest });
+        }
         return { ok: true, value: step.value as T, attempts, keyId: lease.id };
       case 'bad_request':
         return fail({ kind: 'upstream_rejected', code: step.code, status: step.status ?? 400 });
@@ -159,6 +163,7 @@ interface Step {
   status?: number;
   code?: string;
   retryAfterMs?: number;
+  budgetSpentForMs?: number;
   sent?: boolean;
   timedOut?: boolean;
 }
@@ -177,7 +182,7 @@ async function attempt<T>(op: Operation<T>, lease: KeyLease, budgetMs: number): 
   const c = op.classify(answer, Date.now());
   if (c.outcome !== 'ok') return { outcome: c.outcome, status: answer.status, code: c.code, retryAfterMs: c.retryAfterMs };
   try {
-    return { outcome: 'ok', value: op.decode(answer), status: answer.status };
+    return { outcome: 'ok', value: op.decode(answer), status: answer.status, budgetSpentForMs: c.budgetSpentForMs };
   } catch (err) {
     if (err instanceof MalformedAnswer) return { outcome: 'malformed_answer', status: answer.status, code: 'malformed_answer' };
     throw err;

@@ -38,6 +38,11 @@ export interface Classification {
   /** Wait the provider asked for (Retry-After and friends), when it said one. */
   retryAfterMs?: number;
   /**
+   * On a success: the key's request budget is now spent (`x-ratelimit-remaining-requests: 0`) and
+   * refills in this long. Resting the key now saves the 429 the next call would waste.
+   */
+  budgetSpentForMs?: number;
+  /**
    * A short machine code safe to show a client (e.g. `voice_not_found`). Never free text from the
    * provider: upstream messages can echo key fragments.
    */

@@ -194,6 +194,22 @@ export class KeyPool {
     return ms;
   }
 
+  /**
+   * The key served, and the provider said its request budget is now spent: rest it until the
+   * budget refills, so the next call does not waste a 429. Not a rate-limit strike (the key did
+   * nothing wrong); only ever extends. Returns the rest applied (0 if none).
+   */
+  markBudgetSpent(lease: KeyLease, forMs: number): number {
+    const slot = this.slotOf(lease);
+    if (!slot || slot.state === 'disabled') return 0;
+    const now = this.clock();
+    const ms = Math.min(forMs, this.policy.maxCooldownMs);
+    if (slot.state === 'cooling' && slot.until >= now + ms) return 0;
+    this.setState(slot, 'cooling', now + ms, 'rate_limited');
+    this.onChange?.({ vendor: this.vendor, lease, state: 'cooling', until: now + ms, reason: 'rate_limited' });
+    return ms;
+  }
+
   /** Quota exhausted or key invalid: out of rotation for every provider of this vendor, re-probed after a long interval. */
   markDisabled(lease: KeyLease, reason: DisableReason): number {
     const slot = this.slotOf(lease);

@@ -1,6 +1,6 @@
 import type { Classification, UpstreamAnswer } from '../core/types';
 import { AudioResult, CONTENT_TYPE, ImageDatum, ImageRequest, ImagesResult, SpeechRequest } from '../core/media';
-import { retryAfterMsFrom } from '../keys/retry-hints';
+import { parseGoDuration, retryAfterMsFrom } from '../keys/retry-hints';
 import type { KeyLease } from '../keys/key-pool';
 import { MalformedAnswer, Operation, RawAnswer, obj, safeCode } from './upstream';
 
@@ -24,7 +24,14 @@ export function classifyOpenAI(a: UpstreamAnswer, now: number): Classification {
   const err = obj(obj(a.body)?.error);
   const code = safeCode(err?.code) ?? safeCode(err?.type);
   const { status } = a;
-  if (status >= 200 && status < 300) return { outcome: 'ok' };
+  if (status >= 200 && status < 300) {
+    // OpenAI reports the request budget on every answer: spent now means the next call would 429.
+    if (a.headers['x-ratelimit-remaining-requests']?.trim() === '0') {
+      const reset = parseGoDuration(a.headers['x-ratelimit-reset-requests'] ?? '');
+      if (reset !== undefined && reset > 0) return { outcome: 'ok', budgetSpentForMs: reset };
+    }
+    return { outcome: 'ok' };
+  }
   if (status === 429) {
     if (QUOTA_CODES.has(String(err?.code)) || QUOTA_CODES.has(String(err?.type))) {
       return { outcome: 'quota_exhausted', code };

@@ -74,15 +74,27 @@ describe('speech and images through the gateway', () => {
 
 describe('rotation, observed at the sandbox', () => {
   test('one key limited (429 + Retry-After), one healthy: all served, the limited key gets no call during its cooldown', async () => {
-    const [limited, healthy] = openaiKeys(2);
-    h.sandbox.configureKey('openai', limited, { rateLimit: { calls: 1, windowMs: 60_000 }, retryHint: 'seconds' });
-    const stack = await h.stack({ openai: [limited, healthy] });
+    // ElevenLabs sends no budget headers: the limit shows only as a 429 (with Retry-After here).
+    const [limited, healthy] = elevenKeys(2);
+    h.sandbox.configureKey('elevenlabs', limited, { rateLimit: { calls: 1, windowMs: 60_000 }, retryHint: 'seconds' });
+    const stack = await h.stack({ elevenlabs: [limited, healthy] });
     const statuses: number[] = [];
-    for (let i = 0; i < 8; i++) statuses.push((await post(`${stack.url}/v1/audio/speech`, speechBody())).status);
+    for (let i = 0; i < 8; i++) statuses.push((await post(`${stack.url}/v1/audio/speech`, { model: 'eleven_turbo_v2_5', input: `n${i}`, voice: 'JBFqnCBsd6RMkjVDRZzb' })).status);
     expect(statuses).toEqual(Array(8).fill(200));
     // One served call, one 429 that set the cooldown, then nothing for the rest of the run.
-    expect(h.sandbox.calls({ key: limited })).toBe(2);
+    expect(h.sandbox.log().filter((r) => r.key === limited).map((r) => r.status)).toEqual([200, 429]);
     expect(h.sandbox.calls({ key: healthy })).toBe(7);
+  });
+
+  test('OpenAI reports a spent request budget: the key rests before it can waste a 429', async () => {
+    const [limited, healthy] = openaiKeys(2);
+    h.sandbox.configureKey('openai', limited, { rateLimit: { calls: 2, windowMs: 60_000 }, retryHint: 'seconds' });
+    const stack = await h.stack({ openai: [limited, healthy] });
+    for (let i = 0; i < 8; i++) expect((await post(`${stack.url}/v1/audio/speech`, speechBody())).status).toBe(200);
+    // Two served (x-ratelimit-remaining-requests: 1, then 0), then rested: no 429 at all.
+    expect(h.sandbox.log().filter((r) => r.key === limited).map((r) => r.status)).toEqual([200, 200]);
+    expect(h.sandbox.calls({ key: healthy })).toBe(6);
+    expect(stack.gateway.pools.openai.view()[0]).toMatchObject({ state: 'cooling' });
   });
 
   test.each([

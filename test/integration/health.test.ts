@@ -39,33 +39,35 @@ function rotatedLines(fromOutputIndex: number, provider: string): number {
 }
 
 test('a scripted burst with rotations and a refused request is counted exactly, with a STATUS item, and /v1/health lists all six providers', async () => {
-  const limited = key('sk-');
-  const healthy = key('sk-');
-  h.sandbox.configureKey('openai', limited, { rateLimit: { calls: 1, windowMs: 60_000 }, retryHint: 'seconds' });
-  h.sandbox.configureKey('openai', healthy, { rateLimit: { calls: 4, windowMs: 60_000 }, retryHint: 'seconds' });
-  const stack = await h.stack({ openai: [limited, healthy] });
+  // ElevenLabs: its limits show only as 429s (OpenAI's budget headers would let the gateway avoid them).
+  const limited = key('el');
+  const healthy = key('el');
+  h.sandbox.configureKey('elevenlabs', limited, { rateLimit: { calls: 1, windowMs: 60_000 }, retryHint: 'seconds' });
+  h.sandbox.configureKey('elevenlabs', healthy, { rateLimit: { calls: 4, windowMs: 60_000 }, retryHint: 'seconds' });
+  const stack = await h.stack({ elevenlabs: [limited, healthy] });
   const outMark = h.output.length;
   const callsBefore = h.sandbox.log().length;
 
   const statuses: number[] = [];
-  for (let i = 0; i < 8; i++) statuses.push((await post(`${stack.url}/v1/audio/speech`, speechBody({ input: `burst ${i}` }))).status);
+  const el = (input: string, extra: object = {}) => ({ model: 'eleven_flash_v2_5', input, voice: 'JBFqnCBsd6RMkjVDRZzb', ...extra });
+  for (let i = 0; i < 8; i++) statuses.push((await post(`${stack.url}/v1/audio/speech`, el(`burst ${i}`))).status);
   // Bad input is not a provider request: not counted.
-  expect((await post(`${stack.url}/v1/audio/speech`, speechBody({ speed: 99 }))).status).toBe(400);
+  expect((await post(`${stack.url}/v1/audio/speech`, el('x', { speed: 99 }))).status).toBe(400);
   await stack.runtime.flusher.flush();
 
   const sent = {
     requests: statuses.length,
     successes: statuses.filter((s) => s === 200).length,
     failures: statuses.filter((s) => s !== 200).length,
-    rateLimited: h.sandbox.log().slice(callsBefore).filter((r) => r.vendor === 'openai' && r.status === 429).length,
-    rotations: rotatedLines(outMark, 'openai-tts'),
+    rateLimited: h.sandbox.log().slice(callsBefore).filter((r) => r.vendor === 'elevenlabs' && r.status === 429).length,
+    rotations: rotatedLines(outMark, 'elevenlabs-tts'),
   };
   // The scenario really has rotations, upstream 429s and a refused request.
   expect(sent.rotations).toBeGreaterThanOrEqual(1);
   expect(sent.rateLimited).toBeGreaterThanOrEqual(2);
   expect(statuses).toContain(429);
 
-  const items = await healthItems(h.dynamo.endpoint, 'openai-tts');
+  const items = await healthItems(h.dynamo.endpoint, 'elevenlabs-tts');
   expect(sums(items)).toEqual(sent);
   const buckets = items.filter((i) => String(i.sk).startsWith('BUCKET#'));
   expect(buckets.length).toBeGreaterThanOrEqual(1);
@@ -84,7 +86,7 @@ test('a scripted burst with rotations and a refused request is counted exactly, 
   const health = (await res.json()) as { window: string; generated_at: string; providers: Record<string, Record<string, unknown>> };
   expect(health.window).toBe('5m');
   expect(Object.keys(health.providers).sort()).toEqual(['elevenlabs-tts', 'fal-flux', 'fal-stable-audio', 'kling-video', 'openai-image', 'openai-tts']);
-  expect(health.providers['openai-tts']).toMatchObject({
+  expect(health.providers['elevenlabs-tts']).toMatchObject({
     requests: sent.requests,
     successes: sent.successes,
     failures: sent.failures,

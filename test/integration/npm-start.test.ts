@@ -40,9 +40,11 @@ test('npm start: embedded defaults, first curl, audio, clean stop, no key in its
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('audio/mpeg');
     expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(1000);
-    // A burst past the sandbox's per-key limit shows rotation in the log.
+    // A burst past the sandbox's per-key limits: OpenAI's budget headers rest spent keys before
+    // they 429; ElevenLabs shows its limits only as 429s, so its keys rotate.
     for (let i = 0; i < 12; i++) {
       await fetch(`${url}/v1/audio/speech`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'tts-1', input: 'again', voice: 'alloy' }) });
+      await fetch(`${url}/v1/audio/speech`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'eleven_flash_v2_5', input: 'again', voice: 'JBFqnCBsd6RMkjVDRZzb' }) });
     }
   } finally {
     child.kill('SIGTERM');
@@ -50,6 +52,7 @@ test('npm start: embedded defaults, first curl, audio, clean stop, no key in its
   expect(await exited).toBe(0);
   expect(out).toContain('SIGTERM: stopping');
   expect(out).toContain('"message":"key rotated"');
+  expect(out).toContain('"message":"key resting: request budget spent"');
   for (const keys of Object.values(DEFAULT_KEYS)) {
     for (const k of keys) for (const part of [k, ...k.split(':')]) expect(out).not.toContain(part);
   }

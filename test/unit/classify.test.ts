@@ -8,7 +8,10 @@ const NOW = Date.parse('2026-11-26T05:30:00Z');
 type Row = [string, number, Record<string, string>, unknown, Partial<Classification>];
 const run = (classify: (a: UpstreamAnswer, now: number) => Classification, rows: Row[]) =>
   test.each(rows)('%s', (_name, status, headers, body, expected) => {
-    expect(classify({ status, headers, body }, NOW)).toMatchObject(expected);
+    // Exact: no field beyond those expected (an unexpected budgetSpentForMs would rest a key).
+    const got = classify({ status, headers, body }, NOW);
+    expect(got).toMatchObject(expected);
+    if (expected.outcome === 'ok') expect(got).toEqual(expected);
   });
 
 const oaiErr = (code: string | null, type: string, message = 'x') => ({ error: { message, type, param: null, code } });
@@ -16,6 +19,9 @@ const oaiErr = (code: string | null, type: string, message = 'x') => ({ error: {
 describe('OpenAI (providers.md §1, §5)', () => {
   run(classifyOpenAI, [
     ['200 audio', 200, {}, '', { outcome: 'ok' }],
+    ['200 with budget left', 200, { 'x-ratelimit-remaining-requests': '2', 'x-ratelimit-reset-requests': '20s' }, '', { outcome: 'ok' }],
+    ['200 that spent the request budget: rest the key until it refills', 200, { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '19.5s' }, '', { outcome: 'ok', budgetSpentForMs: 19_500 }],
+    ['200 with a spent budget but no usable reset', 200, { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': 'soon' }, '', { outcome: 'ok' }],
     ['429 rate_limit_exceeded with Retry-After', 429, { 'retry-after': '20' }, oaiErr('rate_limit_exceeded', 'requests', 'Rate limit reached for tts-1 in organization org-x on requests per min (RPM): Limit 3'), { outcome: 'rate_limited', retryAfterMs: 20_000, code: 'rate_limit_exceeded' }],
     ['429 tokens limit with reset header only', 429, { 'x-ratelimit-reset-tokens': '6m0s', 'x-ratelimit-remaining-tokens': '0' }, oaiErr('rate_limit_exceeded', 'tokens'), { outcome: 'rate_limited', retryAfterMs: 360_000 }],
     ['429 with retry-after-ms', 429, { 'retry-after-ms': '750' }, oaiErr('rate_limit_exceeded', 'requests'), { outcome: 'rate_limited', retryAfterMs: 750 }],

@@ -98,6 +98,21 @@ describe('KeyPool', () => {
     expect(pool.markDisabled(lease(pool, 'openai#1'), 'quota_exhausted')).toBe(2 * DEFAULT_COOLDOWN_POLICY.disableMs);
   });
 
+  test('a spent budget rests the key without a strike, only ever extending, never over a disable', () => {
+    const { pool, advance } = poolOf(2);
+    const k = lease(pool, 'openai#1');
+    expect(pool.markBudgetSpent(k, 8_000)).toBe(8_000);
+    expect(pool.markBudgetSpent(k, 2_000)).toBe(0);
+    expect(ids(pool, 2)).toEqual(['openai#2', 'openai#2']);
+    advance(8_000);
+    // No strike was counted: the next hint-less 429 gets the first default cooldown.
+    expect(pool.markRateLimited(k)).toBe(DEFAULT_COOLDOWN_POLICY.defaultCooldownMs);
+    const other = lease(pool, 'openai#2');
+    pool.markDisabled(other, 'invalid_key');
+    expect(pool.markBudgetSpent(other, 1_000)).toBe(0);
+    expect(pool.view()[1].state).toBe('disabled');
+  });
+
   test('a rate limit does not shorten a disable', () => {
     const { pool } = poolOf(1);
     const k = lease(pool, 'openai#1');
