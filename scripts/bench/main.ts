@@ -6,11 +6,14 @@ import { join } from 'node:path';
 import { Scenario, writeSection } from './lib';
 import { poolScenario } from './pool';
 import { healthScenario } from './health';
+import { overheadScenario } from './overhead';
+import { stormScenario } from './storm';
+import { coldstartScenario } from './coldstart';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
-const SCENARIOS: Scenario[] = [poolScenario, healthScenario];
+const SCENARIOS: Scenario[] = [poolScenario, healthScenario, overheadScenario, stormScenario, coldstartScenario];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
