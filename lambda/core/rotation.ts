@@ -80,20 +80,30 @@ export async function withRotation<T>(
   const { clock, log } = deps;
   let attempts = 0;
   let retries = 0;
+  let waited = 0;
   let lastFailure: Failure = { kind: 'upstream_failed' };
+  let lastWasRateLimit = false;
   let pending: { fromKey: string; reason: RotationReason; retryAfterMs?: number } | undefined;
   const fail = (failure: Failure): RotationResult<T> => ({ ok: false, failure, attempts });
 
   for (;;) {
-    if (attempts >= settings.maxAttempts) return fail(lastFailure);
+    if (attempts >= settings.maxAttempts) {
+      // Out of attempts on rate limits: that is backpressure, said honestly — 429 with the time
+      // until a key can be tried — not "the provider failed".
+      if (lastWasRateLimit) return fail({ kind: 'all_keys_cooling', retryAfterMs: pool.nextUsableInMs() ?? 0 });
+      return fail(lastFailure);
+    }
     const now = clock();
     if (deadline - now < MIN_ATTEMPT_MS) return fail(attempts > 0 ? lastFailure : { kind: 'deadline_exceeded' });
 
     const pick = pool.pick();
     if (pick.kind === 'none') return fail({ kind: 'no_usable_key' });
     if (pick.kind === 'wait') {
-      if (pick.waitMs <= settings.maxWaitMs && now + pick.waitMs + MIN_ATTEMPT_MS < deadline) {
-        await deps.sleep(Math.max(1, pick.waitMs));
+      // All the waiting one request may do, together, stays within maxWaitMs.
+      if (waited + pick.waitMs <= settings.maxWaitMs && now + pick.waitMs + MIN_ATTEMPT_MS < deadline) {
+        const ms = Math.max(1, pick.waitMs);
+        waited += ms;
+        await deps.sleep(ms);
         continue;
       }
       return fail({ kind: 'all_keys_cooling', retryAfterMs: pick.waitMs });
@@ -112,6 +122,7 @@ export async function withRotation<T>(
     const latencyMs = clock() - started;
     observer?.attempt?.({ provider, keyId: lease.id, outcome: step.outcome, status: step.status, latencyMs });
 
+    lastWasRateLimit = step.outcome === 'rate_limited';
     switch (step.outcome) {
       case 'ok':
         pool.markOk(lease);
@@ -121,6 +132,7 @@ export async function withRotation<T>(
         }
         return { ok: true, value: step.value as T, attempts, keyId: lease.id };
       case 'bad_request':
+        pool.settle(lease);
         return fail({ kind: 'upstream_rejected', code: step.code, status: step.status ?? 400 });
       case 'rate_limited': {
         const coolMs = pool.markRateLimited(lease, step.retryAfterMs);
@@ -139,14 +151,21 @@ export async function withRotation<T>(
         continue;
       }
       case 'transport_error':
-        if (step.timedOut && clock() >= deadline - MIN_ATTEMPT_MS) return fail({ kind: 'deadline_exceeded' });
-        if (step.sent && !op.replaySafe) return fail({ kind: 'outcome_unknown' });
+        if (step.timedOut && clock() >= deadline - MIN_ATTEMPT_MS) {
+          pool.settle(lease);
+          return fail({ kind: 'deadline_exceeded' });
+        }
+        if (step.sent && !op.replaySafe) {
+          pool.settle(lease);
+          return fail({ kind: 'outcome_unknown' });
+        }
         break;
       case 'overloaded':
       case 'malformed_answer':
         break;
     }
     // Provider-side trouble: back off (full jitter, never sooner than a hint), then try the next key.
+    pool.settle(lease);
     lastFailure = { kind: 'upstream_failed', code: step.code };
     const delay = overloadDelay(retries, step.retryAfterMs, settings.backoffBaseMs, settings.backoffCapMs, deps.random);
     retries += 1;

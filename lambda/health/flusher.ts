@@ -83,6 +83,9 @@ export class HealthFlusher {
     if (this.inFlight) {
       this.queued ??= this.inFlight.then(() => {
         this.queued = undefined;
+        // The flush just before failed: the store is unreachable right now, and the data is
+        // kept. Retrying at once would only make the caller wait a second time-out.
+        if (this.consecutiveFailures > 0 && this.clock() < this.nextAttemptAt) return undefined;
         return this.start(true);
       });
       return this.queued;

@@ -32,7 +32,9 @@ export function createDocumentClient(opts: StoreClientOptions = {}): DynamoDBDoc
   const client = new DynamoDBClient({
     ...(local ? { endpoint: opts.endpoint, region: opts.region ?? 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
     maxAttempts: 2,
-    requestHandler: { connectionTimeout: 500, requestTimeout: 1500 },
+    // throwOnRequestTimeout: without it the Node handler only warns at requestTimeout and a hung
+    // store would hang the flush (and, in Lambda, the post-response extension) indefinitely.
+    requestHandler: { connectionTimeout: 500, requestTimeout: 1500, throwOnRequestTimeout: true },
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }

@@ -14,18 +14,28 @@ export function healthRoute(store: HealthStore, flusher: HealthFlusher, poolOf: 
   return {
     method: 'GET',
     pattern: /^\/v1\/health$/,
-    handle: async () => {
-      await flusher.flushUnlessBackingOff();
+    handle: async (call) => {
+      // The store gets what is left of the request's deadline, no more: a hung store makes the
+      // answer say "unavailable", it never makes the answer late.
+      const inTime = <T>(p: Promise<T>): Promise<T | undefined> => {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<undefined>((r) => {
+          timer = setTimeout(() => r(undefined), Math.max(0, call.deadline - clock()));
+        });
+        return Promise.race([p, late]).finally(() => clearTimeout(timer));
+      };
+      await inTime(flusher.flushUnlessBackingOff());
       const now = clock();
       let storeOk = true;
       const entries = await Promise.all(
         PROVIDERS.map(async (p) => {
           let window: Counters | undefined;
           try {
-            window = await store.readWindow(p, now);
+            window = await inTime(store.readWindow(p, now));
           } catch {
-            storeOk = false;
+            window = undefined;
           }
+          if (!window) storeOk = false;
           const keys = poolOf(p).counts();
           const w = window ?? emptyCounters();
           const s = statusOf(p, w, keys);

@@ -51,7 +51,7 @@ export function parseSpeech(body: unknown): { provider: ProviderId; req: SpeechR
     const max = elevenLabsMaxChars(p.model);
     if (p.input.length > max) throw tooLong('input', max);
     if (!ELEVENLABS_VOICE_ID.test(p.voice)) throw invalid('voice must be an ElevenLabs voice id.', 'voice');
-    if (!ELEVENLABS_OUTPUT_FORMAT[p.response_format]) {
+    if (!Object.hasOwn(ELEVENLABS_OUTPUT_FORMAT, p.response_format)) {
       throw invalid(`response_format ${p.response_format} is not available for ElevenLabs models; use mp3, opus, wav or pcm.`, 'response_format', 'unsupported_value');
     }
     // ElevenLabs voice_settings.speed accepts 0.7–1.2.
@@ -92,7 +92,7 @@ export function parseImages(body: unknown): { provider: ProviderId; req: ImageRe
   const p = parseWith(imageSchema, body);
   const provider = imageProviderFor(p.model);
   if (!provider) throw unknownModel(p.model, 'images/generations');
-  const rules = IMAGE_RULES[provider === 'fal-flux' ? 'fal' : p.model.startsWith('gpt-image') ? 'gpt-image' : p.model];
+  const rules = IMAGE_RULES[provider === 'fal-flux' ? 'fal' : p.model.startsWith('gpt-image') ? 'gpt-image' : p.model]; // model is known here
   if (p.prompt.length > rules.promptMax) throw tooLong('prompt', rules.promptMax);
   const n = p.n ?? 1;
   if (n < 1 || n > rules.nMax) throw invalid(`n must be between 1 and ${rules.nMax} for ${p.model}.`, 'n');
@@ -200,7 +200,7 @@ export function parseVideo(body: unknown): VideoRequest {
   if (p.size !== undefined && p.aspect_ratio !== undefined) throw invalid('Give size or aspect_ratio, not both.', 'size');
   let aspect: '16:9' | '9:16' | '1:1' = '16:9';
   if (p.size !== undefined) {
-    const a = VIDEO_SIZES[p.size];
+    const a = Object.hasOwn(VIDEO_SIZES, p.size) ? VIDEO_SIZES[p.size] : undefined;
     if (!a) throw invalid(`size must be one of ${Object.keys(VIDEO_SIZES).join(', ')}.`, 'size');
     aspect = a;
   } else if (p.aspect_ratio !== undefined) {

@@ -73,7 +73,19 @@ interface Slot {
   disables: number;
   /** Bumped on every state change; queue and heap entries with an older generation are stale. */
   gen: number;
+  /**
+   * Back from a cooldown or disable and not yet answered: one request at a time may try it, so a
+   * crowd of waiters does not stampede the one key that just returned (one call per freed slot).
+   */
+  probe: boolean;
+  /** While a probe call is out (epoch ms; a safety timeout if its answer is never reported). */
+  probeOutUntil: number;
 }
+
+/** How long a probe may stay out unanswered before another request may try the key. */
+export const PROBE_TIMEOUT_MS = 30_000;
+/** How soon a request blocked only by a probe in flight looks again. */
+export const PROBE_POLL_MS = 100;
 
 interface Entry {
   slot: Slot;
@@ -109,7 +121,7 @@ export class KeyPool {
   ) {
     this.slots = secrets.map((secret, i) => {
       const lease = new KeyLease(vendor, `${vendor}#${i + 1}`, fingerprintOf(secret), secret);
-      const slot: Slot = { lease, state: 'usable', until: 0, strikes: 0, disables: 0, gen: 0 };
+      const slot: Slot = { lease, state: 'usable', until: 0, strikes: 0, disables: 0, gen: 0, probe: false, probeOutUntil: 0 };
       this.byId.set(lease.id, slot);
       this.byFingerprint.set(lease.fingerprint, slot);
       return slot;
@@ -125,17 +137,45 @@ export class KeyPool {
   pick(): Pick {
     const now = this.clock();
     this.releaseExpired(now);
-    while (this.head < this.queue.length) {
+    let probeBlockedUntil = Number.POSITIVE_INFINITY;
+    // Each live entry is looked at once at most: stale ones are dropped, blocked probes re-queued.
+    for (let left = this.queue.length - this.head; left > 0; left--) {
       const entry = this.queue[this.head++];
-      if (entry.gen !== entry.slot.gen || entry.slot.state !== 'usable') continue;
+      const slot = entry.slot;
+      if (entry.gen !== slot.gen || slot.state !== 'usable') continue;
       this.queue.push(entry);
+      if (slot.probe && slot.probeOutUntil > now) {
+        probeBlockedUntil = Math.min(probeBlockedUntil, slot.probeOutUntil);
+        continue;
+      }
+      if (slot.probe) slot.probeOutUntil = now + PROBE_TIMEOUT_MS;
       this.compact();
-      return { kind: 'key', lease: entry.slot.lease };
+      return { kind: 'key', lease: slot.lease };
     }
     this.compact();
-    if (this.cooling === 0) return { kind: 'none' };
+    const waits: number[] = [];
     const next = this.timers.peek();
-    return { kind: 'wait', waitMs: next ? Math.max(0, next.at - now) : 0 };
+    if (this.cooling > 0 && next) waits.push(Math.max(0, next.at - now));
+    if (probeBlockedUntil !== Number.POSITIVE_INFINITY) waits.push(Math.min(PROBE_POLL_MS, probeBlockedUntil - now));
+    return waits.length ? { kind: 'wait', waitMs: Math.min(...waits) } : { kind: 'none' };
+  }
+
+  /** The attempt on this key ended without telling anything about the key (provider trouble): let another request try it. */
+  settle(lease: KeyLease): void {
+    const slot = this.slotOf(lease);
+    if (slot) slot.probeOutUntil = 0;
+  }
+
+  /** Time until some key can be tried (0 if one can now); undefined if none ever can (all disabled or none). */
+  nextUsableInMs(): number | undefined {
+    const now = this.clock();
+    this.releaseExpired(now);
+    let best: number | undefined;
+    for (const s of this.slots) {
+      const at = s.state === 'usable' ? (s.probe && s.probeOutUntil > now ? Math.min(PROBE_POLL_MS, s.probeOutUntil - now) : 0) : s.state === 'cooling' ? s.until - now : undefined;
+      if (at !== undefined) best = best === undefined ? at : Math.min(best, at);
+    }
+    return best === undefined ? undefined : Math.max(0, best);
   }
 
   /** Whether this pool holds exactly these keys, in this order. */
@@ -176,6 +216,8 @@ export class KeyPool {
     if (!slot) return;
     slot.strikes = 0;
     slot.disables = 0;
+    slot.probe = false;
+    slot.probeOutUntil = 0;
   }
 
   /** The key hit a rate limit: out of rotation until the provider's hint (or a growing default). Returns the cooldown applied. */
@@ -274,6 +316,7 @@ export class KeyPool {
     slot.until = until;
     slot.reason = reason;
     slot.gen += 1;
+    slot.probeOutUntil = 0;
     this.count(state, +1);
     this.timers.push({ at: until, slot, gen: slot.gen });
   }
@@ -284,10 +327,12 @@ export class KeyPool {
       if (t.gen !== t.slot.gen) continue; // superseded by a later state change
       const slot = t.slot;
       this.count(slot.state, -1);
-      // A disabled key comes back as a probe: one failure disables it again for longer
-      // (its `disables` count is kept until it answers ok).
+      // Back as a probe: one request at a time until it answers. A disabled key that fails again
+      // is disabled for longer (its `disables` count is kept until it answers ok).
       slot.state = 'usable';
       slot.reason = undefined;
+      slot.probe = true;
+      slot.probeOutUntil = 0;
       slot.gen += 1;
       this.queue.push({ slot, gen: slot.gen });
     }

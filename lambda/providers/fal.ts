@@ -23,8 +23,7 @@ export const FAL_MAX_SIDE = 2048;
 /** `size` (OpenAI `WxH`, or a fal preset name) → fal `image_size`; undefined when out of range. */
 export function falImageSize(size: string): FalImageSize | undefined {
   if ((FAL_IMAGE_PRESETS as readonly string[]).includes(size)) return size as FalImageSize;
-  const preset = PRESET_OF_SIZE[size];
-  if (preset) return preset;
+  if (Object.hasOwn(PRESET_OF_SIZE, size)) return PRESET_OF_SIZE[size];
   const m = /^(\d{2,5})x(\d{2,5})$/.exec(size);
   if (!m) return undefined;
   const width = Number(m[1]);

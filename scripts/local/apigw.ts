@@ -9,18 +9,23 @@ function isText(contentType: string | undefined): boolean {
 
 /** Turns one local HTTP request into the API Gateway REST proxy event (payload v1) Lambda would get. */
 export function toProxyEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEvent {
-  const url = new URL(req.url ?? '/', 'http://local');
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  // Split the request-target by hand: `new URL` reads `//x` as a host and throws on `//`.
+  const target = req.url ?? '/';
+  const q = target.indexOf('?');
+  const pathname = q === -1 ? target : target.slice(0, q);
+  const search = q === -1 ? '' : target.slice(q + 1);
+  // Null-prototype maps: a header or parameter named `constructor` or `__proto__` is just a name.
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  const multiValueHeaders: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i];
     const value = req.rawHeaders[i + 1];
     headers[name] = value;
     (multiValueHeaders[name] ??= []).push(value);
   }
-  const query: Record<string, string> = {};
-  const multiQuery: Record<string, string[]> = {};
-  url.searchParams.forEach((v, k) => {
+  const query: Record<string, string> = Object.create(null) as Record<string, string>;
+  const multiQuery: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
+  new URLSearchParams(search).forEach((v, k) => {
     query[k] = v;
     (multiQuery[k] ??= []).push(v);
   });
@@ -29,13 +34,13 @@ export function toProxyEvent(req: IncomingMessage, body: Buffer): APIGatewayProx
   const hasBody = body.length > 0;
   return {
     resource: '/{proxy+}',
-    path: url.pathname,
+    path: pathname,
     httpMethod: method,
     headers,
     multiValueHeaders,
-    queryStringParameters: url.search ? query : null,
-    multiValueQueryStringParameters: url.search ? multiQuery : null,
-    pathParameters: { proxy: url.pathname.replace(/^\//, '') },
+    queryStringParameters: search ? query : null,
+    multiValueQueryStringParameters: search ? multiQuery : null,
+    pathParameters: { proxy: pathname.replace(/^\//, '') },
     stageVariables: null,
     body: hasBody ? (text ? body.toString('utf8') : body.toString('base64')) : null,
     isBase64Encoded: hasBody && !text,
@@ -45,7 +50,7 @@ export function toProxyEvent(req: IncomingMessage, body: Buffer): APIGatewayProx
       authorizer: null,
       protocol: `HTTP/${req.httpVersion}`,
       httpMethod: method,
-      path: `/local${url.pathname}`,
+      path: `/local${pathname}`,
       stage: 'local',
       requestId: randomUUID(),
       requestTimeEpoch: Date.now(),
