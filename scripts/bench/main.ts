@@ -9,11 +9,12 @@ import { healthScenario } from './health';
 import { overheadScenario } from './overhead';
 import { stormScenario } from './storm';
 import { coldstartScenario } from './coldstart';
+import { fleetScenario } from './fleet';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
-const SCENARIOS: Scenario[] = [poolScenario, healthScenario, overheadScenario, stormScenario, coldstartScenario];
+const SCENARIOS: Scenario[] = [poolScenario, healthScenario, overheadScenario, stormScenario, coldstartScenario, fleetScenario];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -130,13 +130,13 @@ test('DynamoDB hung (accepts, never answers): requests are not held up by a stuc
 });
 
 /**
- * GATEWAY BUG (reported, not fixed here — lambda/ is not ours): lambda/health/store.ts sets
+ * Regression (found by this suite, fixed): lambda/health/store.ts sets
  * `requestTimeout: 1500`, but @smithy/node-http-handler 4.x only *warns* when a request exceeds
  * it unless `throwOnRequestTimeout: true` is also set. Against a store that accepts and never
  * answers, a flush therefore never ends: locally `close()` and `/v1/health` hang, and in Lambda
  * the post-response extension never reports done, holding the execution environment. With
  * `throwOnRequestTimeout: true` the same call fails after 2 × 1.5 s. These two tests state the
- * intended behaviour; they are marked failing until the client is fixed (then drop `.failing`).
+ * intended behaviour; the client now sets `throwOnRequestTimeout` and /v1/health bounds its reads.
  */
 test('a flush against a hung store ends within the client timeouts (2 attempts × 1.5 s, plus margin)', async () => {
   const { proxy, stack, teardown } = await hungRig(1);

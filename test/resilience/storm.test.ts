@@ -67,12 +67,12 @@ test('requests waiting for a cooling key are served as it comes back, within the
 });
 
 /**
- * GATEWAY TARGET MISS (reported, not fixed here — lambda/ is not ours). When every key is cooling,
+ * Regression (a target miss found by this suite, fixed by one probe per returning key). When every key is cooling,
  * each waiting request sleeps until the earliest key is back (lambda/core/rotation.ts, `pick.kind
  * === 'wait'`), so all waiters wake at the same instant and all pick the one key that came back:
  * the first is admitted, every other one is a wasted upstream 429 (and a fresh cooldown) in the
  * same window. Wanted: one request probes a key coming back (or one waiter per key is woken) —
- * at most one wasted 429 per key per rate-limit window. Marked failing until fixed.
+ * at most one wasted 429 per key per rate-limit window.
  */
 test('at most one wasted upstream 429 per key per rate-limit window when requests wait for a key', async () => {
   const run = await waitersOnOneKey();
@@ -86,11 +86,11 @@ test('at most one wasted upstream 429 per key per rate-limit window when request
 });
 
 /**
- * GATEWAY FINDING (reported, not fixed here): when a request's attempts (MAX_ATTEMPTS) are all
+ * Regression (found by this suite, fixed): when a request's attempts (MAX_ATTEMPTS) are all
  * spent on rate-limit 429s, lambda/core/rotation.ts returns the last failure, `upstream_failed`,
  * which reads as 502 `upstream_error` ("the provider kept failing") — no Retry-After — although
  * the provider said nothing but "slow down". Seen in the storm benchmark. Wanted: 429 with
- * Retry-After (the earliest key's return), as when every key is cooling. Marked failing.
+ * Retry-After (the earliest key's return), as when every key is cooling.
  */
 test('attempts spent only on rate limits answer 429 with Retry-After, not 502', async () => {
   const keys = h.keys('openai', 3);
