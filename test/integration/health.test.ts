@@ -1,7 +1,5 @@
-import { QueryCommand } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { ensureTable, localClient, startDynalite } from '../../scripts/local/dynamo';
-import { Harness, post, speechBody } from './harness';
+import { ensureTable, startDynalite } from '../../scripts/local/dynamo';
+import { Harness, healthItems, healthSums, post, speechBody } from './harness';
 
 /**
  * Issue 3 "Done when": health counts in DynamoDB (dynalite, real protocol) equal exactly what was
@@ -14,20 +12,7 @@ afterAll(() => h.stop());
 let seq = 0;
 const key = (p: string) => `${p}${++seq}h${Math.random().toString(36).slice(2, 12)}${Math.random().toString(36).slice(2, 12)}`;
 
-async function healthItems(endpoint: string, provider: string) {
-  const client = localClient(endpoint);
-  try {
-    const r = await client.send(new QueryCommand({
-      TableName: 'nanobot-config',
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': { S: `PROVIDER_HEALTH#${provider}` } },
-    }));
-    return (r.Items ?? []).map((i) => unmarshall(i));
-  } finally {
-    client.destroy();
-  }
-}
-
+/** What the operator's query sums to, from already-fetched items. */
 function sums(items: Record<string, unknown>[]) {
   const s = { requests: 0, successes: 0, failures: 0, rateLimited: 0, rotations: 0 };
   for (const it of items.filter((i) => String(i.sk).startsWith('BUCKET#'))) for (const k of Object.keys(s) as (keyof typeof s)[]) s[k] += Number(it[k] ?? 0);
@@ -117,7 +102,7 @@ test('DynamoDB stops mid-run: every request is still served; when it returns, re
 
   expect(await send(2)).toEqual([200, 200]);
   await stack.runtime.flusher.flush();
-  expect(sums(await healthItems(store.endpoint, 'openai-tts')).requests).toBe(2);
+  expect((await healthSums(store.endpoint, 'openai-tts')).requests).toBe(2);
 
   await store.close();
   expect(await send(4)).toEqual([200, 200, 200, 200]);
@@ -134,7 +119,7 @@ test('DynamoDB stops mid-run: every request is still served; when it returns, re
   expect(await send(3)).toEqual([200, 200, 200]);
   await stack.runtime.flusher.flush();
   // The 4 outage-time requests were kept in memory and written now, with the 3 new ones.
-  expect(sums(await healthItems(back.endpoint, 'openai-tts'))).toMatchObject({ requests: 7, successes: 7, failures: 0 });
+  expect((await healthSums(back.endpoint, 'openai-tts'))).toMatchObject({ requests: 7, successes: 7, failures: 0 });
   expect(stack.runtime.flusher.stats.droppedBuckets).toBe(0);
   expect(h.output.slice(outMark).join('')).toContain('health store reachable again');
   await stack.close();
