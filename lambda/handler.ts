@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { VENDORS, Vendor } from './core/types';
 import { GatewayConfig, loadConfig, mergeKeyLists } from './config/env';
 import { loadSecretKeys, SecretKeys } from './config/secret-keys';
@@ -30,10 +31,14 @@ function withSecretKeys(base: GatewayConfig, secret: SecretKeys): Record<Vendor,
   return keys;
 }
 
+/** Secrets Manager with short time-outs: neither init nor post-response work may hang on it. */
+let secretsClient: SecretsManagerClient | undefined;
+
 async function secretKeys(): Promise<SecretKeys> {
   if (!config.providerKeysSecretId) return {};
+  secretsClient ??= new SecretsManagerClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000, throwOnRequestTimeout: true } });
   try {
-    return await loadSecretKeys(config.providerKeysSecretId);
+    return await loadSecretKeys(config.providerKeysSecretId, { client: secretsClient });
   } catch (err) {
     // Keep serving with what we have (env keys, or the last good list); the error names no key.
     log.error('provider keys secret unreadable', { error: err instanceof Error ? err.message : String(err) });

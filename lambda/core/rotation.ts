@@ -160,8 +160,14 @@ export async function withRotation<T>(
           return fail({ kind: 'outcome_unknown' });
         }
         break;
-      case 'overloaded':
       case 'malformed_answer':
+        // A 2xx we cannot read may still have created something (a paid task): never replay that.
+        if (!op.replaySafe) {
+          pool.settle(lease);
+          return fail({ kind: 'outcome_unknown' });
+        }
+        break;
+      case 'overloaded':
         break;
     }
     // Provider-side trouble: back off (full jitter, never sooner than a hint), then try the next key.
@@ -171,7 +177,7 @@ export async function withRotation<T>(
     retries += 1;
     if (clock() + delay + MIN_ATTEMPT_MS >= deadline) return fail(lastFailure);
     log.warn('provider error, backing off', { provider, key: lease.id, status: step.status, code: step.code, backoffMs: delay });
-    pending = { fromKey: lease.id, reason: 'provider_error' };
+    pending = { fromKey: lease.id, reason: 'provider_error', retryAfterMs: delay };
     if (delay > 0) await deps.sleep(delay);
   }
 }

@@ -1,8 +1,9 @@
 import type { Clock, ProviderId } from '../core/types';
 import type { PoolCounts } from '../keys/key-pool';
 import type { Log } from '../observability/logger';
-import { addInto } from './counters';
-import type { BucketDelta, HealthRecorder } from './recorder';
+import { randomBytes } from 'node:crypto';
+import { addInto, Counters } from './counters';
+import type { HealthRecorder } from './recorder';
 import { statusOf } from './status';
 import type { HealthStore } from './store';
 
@@ -43,7 +44,15 @@ export interface FlushStats {
  * logged once per interval. Never throws.
  */
 export class HealthFlusher {
-  private readonly pending = new Map<string, BucketDelta>();
+  /**
+   * Per provider-minute: `frozen`, a delta already sent once with sequence `seq` (its outcome may
+   * be unknown: it is re-sent with the same seq, which the store applies at most once), and
+   * `open`, counts recorded since (sent with a new seq once the frozen one is settled).
+   */
+  private readonly pending = new Map<string, { provider: ProviderId; minute: string; frozen?: { delta: Counters; seq: number }; open?: Counters }>();
+  private seq = 0;
+  /** This writer's id in the store's idempotency attributes (one per container / process). */
+  readonly writerId = randomBytes(6).toString('hex');
   private readonly lastStatusAt = new Map<ProviderId, number>();
   private lastFlushAt = Number.NEGATIVE_INFINITY;
   private nextAttemptAt = 0;
@@ -117,42 +126,43 @@ export class HealthFlusher {
     for (const d of this.recorder.drain()) {
       const key = `${d.provider}|${d.minute}`;
       const p = this.pending.get(key);
-      if (p) addInto(p.counters, d.counters);
-      else this.pending.set(key, d);
+      if (!p) this.pending.set(key, { provider: d.provider, minute: d.minute, open: d.counters });
+      else if (p.open) addInto(p.open, d.counters);
+      else p.open = d.counters;
     }
     this.bound();
 
     const touched = new Set<ProviderId>();
     const entries = [...this.pending.entries()];
-    const results = await Promise.allSettled(entries.map(([, d]) => this.store.addBucket(d.provider, d.minute, d.counters)));
-    let failed: unknown;
-    results.forEach((r, i) => {
-      const [key, d] = entries[i];
-      if (r.status === 'fulfilled') {
+    // One item's writes go in sequence order; different items in parallel.
+    const results = await Promise.allSettled(entries.map(async ([key, p]) => {
+      for (;;) {
+        if (!p.frozen) {
+          if (!p.open) break;
+          p.frozen = { delta: p.open, seq: ++this.seq };
+          p.open = undefined;
+        }
+        await this.store.addBucket(p.provider, p.minute, p.frozen.delta, this.writerId, p.frozen.seq);
         this.stats.bucketWrites += 1;
-        touched.add(d.provider);
-        // Only what was written leaves `pending`; anything recorded meanwhile was drained into a new delta.
-        if (this.pending.get(key) === d) this.pending.delete(key);
-      } else {
-        failed ??= r.reason;
+        touched.add(p.provider);
+        p.frozen = undefined;
       }
-    });
+      if (!p.frozen && !p.open) this.pending.delete(key);
+    }));
+    let failed: unknown;
+    for (const r of results) if (r.status === 'rejected') failed ??= r.reason;
 
     if (!failed) {
-      for (const provider of touched) {
-        if (!forceStatus && now - (this.lastStatusAt.get(provider) ?? Number.NEGATIVE_INFINITY) < this.policy.statusIntervalMs) continue;
-        try {
-          const window = await this.store.readWindow(provider, now);
-          this.stats.windowReads += 1;
-          const keys = this.keysOf(provider);
-          await this.store.putStatus(provider, statusOf(provider, window, keys), now, keys);
-          this.stats.statusWrites += 1;
-          this.lastStatusAt.set(provider, now);
-        } catch (err) {
-          failed = err;
-          break;
-        }
-      }
+      const due = [...touched].filter((p) => forceStatus || now - (this.lastStatusAt.get(p) ?? Number.NEGATIVE_INFINITY) >= this.policy.statusIntervalMs);
+      const statuses = await Promise.allSettled(due.map(async (provider) => {
+        const window = await this.store.readWindow(provider, now);
+        this.stats.windowReads += 1;
+        const keys = this.keysOf(provider);
+        await this.store.putStatus(provider, statusOf(provider, window, keys), now, keys);
+        this.stats.statusWrites += 1;
+        this.lastStatusAt.set(provider, now);
+      }));
+      for (const r of statuses) if (r.status === 'rejected') failed ??= r.reason;
     }
 
     if (failed) {

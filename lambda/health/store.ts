@@ -1,4 +1,4 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ProviderId } from '../core/types';
 import type { PoolCounts } from '../keys/key-pool';
@@ -46,27 +46,39 @@ export class HealthStore {
     private readonly table: string,
   ) {}
 
-  /** Adds a minute's counters to its BUCKET item with atomic ADDs, so many writers merge. */
-  async addBucket(provider: ProviderId, minute: string, c: Counters): Promise<void> {
-    const names: Record<string, string> = { '#ttl': 'ttl' };
-    const values: Record<string, number> = {};
+  /**
+   * Adds a minute's counters to its BUCKET item with atomic ADDs, so many writers merge. ADD is
+   * not idempotent, so each write carries the writer's sequence number (`w_<writer>`): a write
+   * whose outcome was unknown is re-sent with the same number and applied at most once.
+   */
+  async addBucket(provider: ProviderId, minute: string, c: Counters, writer: string, seq: number): Promise<void> {
+    const names: Record<string, string> = { '#ttl': 'ttl', '#w': `w_${writer}` };
+    const values: Record<string, number> = { ':seq': seq };
     const adds: string[] = [];
-    const add = (attr: string, v: number) => {
-      if (v === 0) return;
+    const add = (attr: string, v: number, always: boolean) => {
+      if (v === 0 && !always) return;
       names[`#${attr}`] = attr;
       values[`:${attr}`] = v;
       adds.push(`#${attr} :${attr}`);
     };
-    for (const k of COUNTER_ATTRS) add(k, c[k]);
-    LATENCY_ATTRS.forEach((attr, i) => add(attr, c.latency[i]));
+    // The SPEC's counters are always present (ADD 0 creates them); histogram buckets only when used.
+    for (const k of COUNTER_ATTRS) add(k, c[k], true);
+    LATENCY_ATTRS.forEach((attr, i) => add(attr, c.latency[i], false));
     values[':ttl'] = Math.floor(Date.parse(`${minute}:00Z`) / 1000) + 60 + BUCKET_TTL_S;
-    await this.ddb.send(new UpdateCommand({
-      TableName: this.table,
-      Key: { pk: healthPk(provider), sk: bucketSk(minute) },
-      UpdateExpression: `${adds.length ? `ADD ${adds.join(', ')} ` : ''}SET #ttl = if_not_exists(#ttl, :ttl)`,
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-    }));
+    try {
+      await this.ddb.send(new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: healthPk(provider), sk: bucketSk(minute) },
+        UpdateExpression: `ADD ${adds.join(', ')} SET #ttl = if_not_exists(#ttl, :ttl), #w = :seq`,
+        ConditionExpression: 'attribute_not_exists(#w) OR #w < :seq',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }));
+    } catch (err) {
+      // Already applied (an earlier attempt with this sequence number got through): done.
+      if (err instanceof ConditionalCheckFailedException) return;
+      throw err;
+    }
   }
 
   /** Sums the BUCKET items of the window ending at `now`: one Query, bounded by sort key. */

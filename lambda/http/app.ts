@@ -69,9 +69,10 @@ export function createApp(gw: Gateway, extraRoutes: Route[] = []): ProxyHandler 
     ...extraRoutes,
   ];
   return async (event, context) => {
-    const requestId = event.requestContext?.requestId || randomUUID();
-    const path = normalisePath(event.path);
-    const method = event.httpMethod.toUpperCase();
+    const requestId = event?.requestContext?.requestId || randomUUID();
+    const path = normalisePath(event?.path);
+    // A non-API-Gateway invoke (a warmer, a console test) has no method: answer it like any bad route.
+    const method = String(event?.httpMethod ?? '').toUpperCase();
     const now = clock();
     const { requestDeadlineMs, deadlineMarginMs } = gw.config.rotation;
     const remaining = context?.getRemainingTimeInMillis?.();

@@ -41,7 +41,7 @@ export interface JobAdapters {
  * POST /v1/audio/generations, GET /v1/audio/generations/{id}.
  */
 export function jobRoutes(gw: Gateway, jobs: JobService, adapters: JobAdapters, clock: Clock): Route[] {
-  const load = async (adapter: JobAdapter<unknown>, call: Call): Promise<JobRecord> => {
+  const load = async (adapter: JobAdapter<unknown>, call: Call): Promise<{ job: JobRecord; calls: number }> => {
     const [id] = call.params;
     const what = NAME[adapter.object];
     const notFound = () => new HttpError(404, 'not_found_error', `${adapter.object === 'video' ? 'video' : 'generation'}_not_found`, `No ${what} with id '${id.slice(0, 80)}'.`, 'id');
@@ -57,9 +57,14 @@ export function jobRoutes(gw: Gateway, jobs: JobService, adapters: JobAdapters, 
     if ('keyUnavailable' in got) {
       throw new HttpError(503, 'service_unavailable', 'creating_key_unavailable', `The key that created this ${what} is no longer configured, and only it can see the task.`);
     }
-    return got.job;
+    return got;
   };
-  const view = (job: JobRecord): APIGatewayProxyResult => json(200, jobView(job, clock()), { 'x-nanobot-provider': job.provider });
+  const headers = (job: JobRecord, calls: number) => ({ 'x-nanobot-provider': job.provider, 'x-nanobot-attempts': String(calls) });
+  const view = (job: JobRecord, calls = 1): APIGatewayProxyResult => json(200, jobView(job, clock()), headers(job, calls));
+  const show = async (adapter: JobAdapter<unknown>, call: Call) => {
+    const { job, calls } = await load(adapter, call);
+    return view(job, calls);
+  };
 
   return [
     {
@@ -68,16 +73,16 @@ export function jobRoutes(gw: Gateway, jobs: JobService, adapters: JobAdapters, 
       handle: async (call) => {
         const started = clock();
         const req = parseVideo(jsonBody(call.event));
-        return runProvided(gw, call, 'kling-video', started, (o) => jobs.create(adapters.video, req, { seconds: req.seconds, size: req.size }, call.deadline, o), view);
+        return runProvided(gw, call, 'kling-video', started, (o) => jobs.create(adapters.video, req, { seconds: req.seconds, size: req.size }, call.deadline, o), (job) => view(job));
       },
     },
-    { method: 'GET', pattern: /^\/v1\/videos\/([^/]+)$/, handle: async (call) => view(await load(adapters.video, call)) },
+    { method: 'GET', pattern: /^\/v1\/videos\/([^/]+)$/, handle: (call) => show(adapters.video, call) },
     {
       method: 'GET',
       pattern: /^\/v1\/videos\/([^/]+)\/content$/,
       handle: async (call) => {
-        const job = await load(adapters.video, call);
-        if (job.status === 'completed' && job.url) return { statusCode: 302, headers: { location: job.url, 'cache-control': 'no-store' }, body: '' };
+        const { job, calls } = await load(adapters.video, call);
+        if (job.status === 'completed' && job.url) return { statusCode: 302, headers: { location: job.url, 'cache-control': 'no-store', ...headers(job, calls) }, body: '' };
         if (job.status === 'failed') throw new HttpError(409, 'invalid_request_error', 'video_failed', `Video ${job.id} failed: it has no content.`, 'id');
         throw new HttpError(409, 'invalid_request_error', 'video_not_ready', `Video ${job.id} is ${job.status}; its content is available once it is completed.`, 'id');
       },
@@ -88,9 +93,9 @@ export function jobRoutes(gw: Gateway, jobs: JobService, adapters: JobAdapters, 
       handle: async (call) => {
         const started = clock();
         const req = parseAudioGeneration(jsonBody(call.event));
-        return runProvided(gw, call, 'fal-stable-audio', started, (o) => jobs.create(adapters.audio, req, { seconds: String(req.seconds) }, call.deadline, o), view);
+        return runProvided(gw, call, 'fal-stable-audio', started, (o) => jobs.create(adapters.audio, req, { seconds: String(req.seconds) }, call.deadline, o), (job) => view(job));
       },
     },
-    { method: 'GET', pattern: /^\/v1\/audio\/generations\/([^/]+)$/, handle: async (call) => view(await load(adapters.audio, call)) },
+    { method: 'GET', pattern: /^\/v1\/audio\/generations\/([^/]+)$/, handle: (call) => show(adapters.audio, call) },
   ];
 }

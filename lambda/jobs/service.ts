@@ -19,7 +19,8 @@ export interface JobSettings {
   pollTimeoutMs: number;
 }
 
-export type GetOutcome = { job: JobRecord } | { missing: true } | { keyUnavailable: true; job: JobRecord };
+/** `calls`: upstream requests this GET made (0 when served from the record). */
+export type GetOutcome = { job: JobRecord; calls: number } | { missing: true } | { keyUnavailable: true; job: JobRecord };
 
 /**
  * Jobs: creation through the rotation loop (429 → next key; an attempt whose outcome is unknown
@@ -71,7 +72,7 @@ export class JobService {
       expectedMs: adapter.expectedMs,
     };
     try {
-      await this.store.create(job);
+      await this.store.createOnce(job);
     } catch (err) {
       // The task exists and may be charged: never drop it. Keep the record, answer, store it later.
       this.unsaved.set(job.id, job);
@@ -84,24 +85,25 @@ export class JobService {
   async flushUnsaved(): Promise<void> {
     for (const job of [...this.unsaved.values()]) {
       try {
-        await this.store.create(job);
+        await this.store.createOnce(job);
         this.unsaved.delete(job.id);
       } catch {
-        return;
+        // Store still down (or this record refused): the others may go through; try again next time.
       }
     }
   }
 
   async get(adapter: JobAdapter<unknown>, id: string): Promise<GetOutcome> {
-    const job = this.unsaved.get(id) ?? (await this.store.get(id));
+    const unsaved = this.unsaved.get(id);
+    const job = unsaved ?? (await this.store.get(id));
     if (!job || job.provider !== adapter.provider) return { missing: true };
-    if (this.unsaved.has(id)) return { job };
     const now = this.clock();
-    if (isTerminal(job.status) || now - job.lastRefreshAt < this.settings.minPollIntervalMs) return { job };
+    if (isTerminal(job.status) || now - job.lastRefreshAt < this.settings.minPollIntervalMs) return { job, calls: 0 };
     const lease = keyFor(this.gw.poolOf(job.provider), job);
     if (!lease) return { keyUnavailable: true, job };
-    const result = await this.poll(adapter, job, lease);
-    if (!result) return { job }; // transient trouble: the last known state
+    const counter = { calls: 0 };
+    const result = await this.poll(adapter, job, lease, counter);
+    if (!result) return { job, calls: counter.calls }; // transient trouble: the last known state
     const next: JobRecord = { ...job, status: result.status, lastRefreshAt: this.clock() };
     if (result.status === 'completed') {
       next.url = result.url;
@@ -110,19 +112,26 @@ export class JobService {
       next.error = result.error;
       next.completedAt = next.lastRefreshAt;
     }
+    if (unsaved) {
+      // Not in the store yet: the in-memory record is the record (saved, newest state, by flushUnsaved).
+      this.unsaved.set(id, next);
+      if (isTerminal(next.status)) this.events?.jobDone(next.provider, next.status === 'completed', next.lastRefreshAt);
+      return { job: next, calls: counter.calls };
+    }
     const won = await this.store.transition(next, job.status);
-    if (!won) return { job: (await this.store.get(id)) ?? next };
+    if (!won) return { job: (await this.store.get(id)) ?? next, calls: counter.calls };
     if (isTerminal(next.status)) this.events?.jobDone(next.provider, next.status === 'completed', next.lastRefreshAt);
-    return { job: next };
+    return { job: next, calls: counter.calls };
   }
 
   /** One poll with the creating key; undefined when the provider could not say (serve the stored state). */
-  private async poll(adapter: JobAdapter<unknown>, job: JobRecord, lease: NonNullable<ReturnType<typeof keyFor>>): Promise<PollResult | undefined> {
+  private async poll(adapter: JobAdapter<unknown>, job: JobRecord, lease: NonNullable<ReturnType<typeof keyFor>>, counter: { calls: number }): Promise<PollResult | undefined> {
     const plan = adapter.poll(job, lease);
     const deadline = this.clock() + this.settings.pollTimeoutMs;
     let req: UpstreamRequest = plan.first;
     for (let step = 0; step < 3; step++) {
       try {
+        counter.calls += 1;
         const a = await sendUpstream(req, Math.max(1, deadline - this.clock()));
         if (a.status >= 200 && a.status < 300) {
           const r = plan.interpret(a.body, a.status);
@@ -151,7 +160,10 @@ export class JobService {
   }
 }
 
-/** The creating key: by fingerprint (stable when the key list is re-ordered), else by id. */
+/**
+ * The creating key, by fingerprint (stable when the key list changes). Never "whatever key is at
+ * that position now": another account cannot see the task, and would make it look failed.
+ */
 function keyFor(pool: KeyPool, job: JobRecord) {
-  return (job.keyFingerprint && pool.leaseByFingerprint(job.keyFingerprint)) || pool.leaseById(job.keyId);
+  return job.keyFingerprint ? pool.leaseByFingerprint(job.keyFingerprint) : pool.leaseById(job.keyId);
 }

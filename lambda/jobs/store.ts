@@ -26,12 +26,21 @@ export class JobStore {
     private readonly table: string,
   ) {}
 
-  async create(job: JobRecord): Promise<void> {
-    await this.ddb.send(new PutCommand({
-      TableName: this.table,
-      Item: { pk: jobPk(job.id), sk: 'JOB', ...job, ttl: Math.floor(job.createdAt / 1000) + JOB_TTL_S },
-      ConditionExpression: 'attribute_not_exists(pk)',
-    }));
+  /**
+   * Stores a new job. Ids are 128 random bits, so an existing item with this id can only be our
+   * own earlier attempt (a Put that succeeded but timed out and was retried): that is success.
+   */
+  async createOnce(job: JobRecord): Promise<void> {
+    try {
+      await this.ddb.send(new PutCommand({
+        TableName: this.table,
+        Item: { pk: jobPk(job.id), sk: 'JOB', ...job, ttl: Math.floor(job.createdAt / 1000) + JOB_TTL_S },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }));
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return;
+      throw err;
+    }
   }
 
   async get(id: string): Promise<JobRecord | undefined> {

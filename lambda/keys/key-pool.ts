@@ -225,8 +225,10 @@ export class KeyPool {
     const slot = this.slotOf(lease);
     if (!slot) return 0;
     const now = this.clock();
-    slot.strikes += 1;
-    const ms = cooldownFor(hintMs, slot.strikes, this.policy);
+    this.releaseExpired(now);
+    // Several requests in flight on one key report the same limit: one strike, not one each.
+    if (slot.state !== 'cooling') slot.strikes += 1;
+    const ms = cooldownFor(hintMs, Math.max(1, slot.strikes), this.policy);
     // Several in-flight requests may report the same key: a deadline only ever moves later.
     if (slot.state === 'disabled' || (slot.state === 'cooling' && slot.until >= now + ms)) {
       return Math.max(0, slot.until - now);

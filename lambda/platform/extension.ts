@@ -19,6 +19,8 @@ export interface InvokeEvent {
 }
 
 const API = '2020-01-01/extension';
+/** Post-response work stops this long before the invocation's deadline. */
+const POST_RESPONSE_MARGIN_MS = 1_000;
 
 export class PostResponseExtension {
   private readonly completed = new Set<string>();
@@ -83,7 +85,14 @@ export class PostResponseExtension {
       if (event.eventType === 'SHUTDOWN') return;
       if (event.requestId) await this.finished(event.requestId, event.deadlineMs);
       try {
-        await this.afterInvoke();
+        // Post-response work must end before the invocation's deadline (it counts against the
+        // function timeout): whatever is unfinished then goes on at the next invocation.
+        const budget = event.deadlineMs ? event.deadlineMs - Date.now() - POST_RESPONSE_MARGIN_MS : undefined;
+        let timer: NodeJS.Timeout | undefined;
+        const cut = budget === undefined ? undefined : new Promise<'cut'>((r) => { timer = setTimeout(() => r('cut'), Math.max(0, budget)); });
+        const outcome = await (cut ? Promise.race([this.afterInvoke(), cut]) : this.afterInvoke());
+        if (timer) clearTimeout(timer);
+        if (outcome === 'cut') this.log.warn('post-response work cut at the invocation deadline; it continues next time');
       } catch (err) {
         this.log.warn('post-response work failed', { error: err instanceof Error ? err.message : String(err) });
       }

@@ -33,18 +33,24 @@ export class KlingTokens {
 
   bearer(key: KeyLease): string {
     const now = this.clock();
-    let t = this.cache.get(key.id);
+    // By fingerprint, not position: after a key list change `kling#1` may be another key.
+    let t = this.cache.get(key.fingerprint);
     if (!t || t.exp - now < 60_000) {
       const [access, secret] = key.secret().split(':');
       t = klingJwt(access, secret, now);
-      this.cache.set(key.id, t);
+      this.cache.set(key.fingerprint, t);
     }
     return `Bearer ${t.token}`;
   }
 
   forget(key: KeyLease): void {
-    this.cache.delete(key.id);
+    this.cache.delete(key.fingerprint);
   }
+}
+
+/** Long runs of key-like characters (API keys, JWT parts, secrets) become `[redacted]`. */
+export function redactTokens(text: string): string {
+  return text.replace(/[A-Za-z0-9_\-.:=+/]{20,}/g, '[redacted]');
 }
 
 /** Kling status → ours: submitted → queued, processing → in_progress, succeed → completed, failed → failed. */
@@ -53,7 +59,9 @@ export function klingTaskResult(data: Record<string, unknown> | undefined): Poll
   if (status === 'submitted') return { status: 'queued' };
   if (status === 'processing') return { status: 'in_progress' };
   if (status === 'failed') {
-    const msg = typeof data?.task_status_msg === 'string' ? data.task_status_msg.slice(0, 500) : 'The provider failed the generation.';
+    // The provider's reason is what the client needs (issue 5), but upstream text may echo
+    // credentials: anything shaped like a key or token is redacted, and the length is bounded.
+    const msg = typeof data?.task_status_msg === 'string' ? redactTokens(data.task_status_msg.slice(0, 500)) : 'The provider failed the generation.';
     return { status: 'failed', error: { code: 'generation_failed', message: msg } };
   }
   if (status === 'succeed') {
@@ -96,8 +104,9 @@ export function klingVideo(baseUrl: string, tokens: KlingTokens): JobAdapter<Vid
           const data = obj(obj(a.body)?.data);
           const taskId = data?.task_id;
           if (typeof taskId !== 'string' || taskId === '') throw new MalformedAnswer('kling: no task_id');
-          const r = klingTaskResult(data);
-          return { providerTaskId: taskId, status: r.status };
+          // The task exists once it has an id: an unfamiliar status must not make us forget it.
+          const st = data?.task_status;
+          return { providerTaskId: taskId, status: st === 'processing' ? 'in_progress' : 'queued' };
         },
       };
     },

@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { Harness, post, speechBody } from './harness';
+import { Harness, post, speechBody, storedItemsText } from './harness';
 
 /**
  * Issue 2 "Done when", through the local server (the Lambda app behind an API Gateway event
@@ -225,9 +225,13 @@ describe('bad input: a clear 4xx, zero upstream calls', () => {
 
 // Runs last (jest keeps file order): the whole log output of this run, every line the process
 // wrote, holds none of the configured keys nor either half of a pair.
-test('the integration run logged rotations and never a key', () => {
+test('the integration run logged rotations and never a key, in its output or in DynamoDB', async () => {
   const all = h.output.join('');
   expect(all).toContain('"message":"key rotated"');
   expect(h.forbidden().length).toBeGreaterThan(20);
   for (const secret of h.forbidden()) expect(all).not.toContain(secret);
+  const stored = await storedItemsText(h.dynamo.endpoint);
+  expect(stored).toContain('PROVIDER_HEALTH#');
+  expect(stored).toContain('KEY_STATE#');
+  for (const secret of h.forbidden()) expect(stored).not.toContain(secret);
 });

@@ -1,4 +1,4 @@
-import { Harness, post } from './harness';
+import { Harness, post, storedItemsText } from './harness';
 import type { LocalStack } from '../../scripts/local/stack';
 
 /**
@@ -154,4 +154,15 @@ test('a creation whose outcome is unknown (sent, then timed out) is not replayed
   expect([502, 504]).toContain(res.status);
   expect(h.sandbox.calls({ vendor: 'kling' }) - before).toBe(1);
   h.sandbox.reset();
+});
+
+test('no key, secret half or Kling token in any log line or stored item (job records hold key ids and fingerprints only)', async () => {
+  const stored = await storedItemsText(h.dynamo.endpoint);
+  expect(stored).toContain('JOB#video_');
+  const all = h.output.join('');
+  for (const secret of h.forbidden()) {
+    expect(stored).not.toContain(secret);
+    expect(all).not.toContain(secret);
+  }
+  expect(stored).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./); // no JWT
 });

@@ -1,4 +1,4 @@
-import { QueryCommand } from '@aws-sdk/client-dynamodb';
+import { QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { startSandbox, Sandbox, SandboxOptions, Vendor } from '../../scripts/sandbox';
 import { startLocalStack, LocalStack } from '../../scripts/local/stack';
@@ -217,4 +217,21 @@ export async function healthSums(endpoint: string, provider: string): Promise<He
     for (const k of Object.keys(s) as (keyof HealthSums)[]) s[k] += Number(it[k] ?? 0);
   }
   return s;
+}
+
+/** Every item in the table, as text: what a key scan of DynamoDB reads. */
+export async function storedItemsText(endpoint: string): Promise<string> {
+  const client = localClient(endpoint);
+  try {
+    const parts: string[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const r = await client.send(new ScanCommand({ TableName: 'nanobot-config', ExclusiveStartKey: start as never }));
+      for (const i of r.Items ?? []) parts.push(JSON.stringify(i));
+      start = r.LastEvaluatedKey;
+    } while (start);
+    return parts.join('\n');
+  } finally {
+    client.destroy();
+  }
 }

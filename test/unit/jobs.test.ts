@@ -1,6 +1,6 @@
 import { progressOf } from '../../lambda/jobs/progress';
 import { isJobId, newJobId } from '../../lambda/jobs/store';
-import { klingJwt, klingTaskResult, KlingTokens } from '../../lambda/providers/kling-video';
+import { klingJwt, klingTaskResult, KlingTokens, redactTokens } from '../../lambda/providers/kling-video';
 import { falQueueAppPath, falQueueAudio } from '../../lambda/providers/fal-queue';
 import { verifyKlingJwt } from '../../scripts/sandbox';
 import { KeyPool } from '../../lambda/keys/key-pool';
@@ -63,6 +63,23 @@ describe('Kling', () => {
     [{ task_status: 'failed', task_status_msg: 'content review' }, { status: 'failed', error: { code: 'generation_failed', message: 'content review' } }],
   ])('task %j → %j', (data, expected) => {
     expect(klingTaskResult(data)).toEqual(expected);
+  });
+
+  test('failure text keeps its meaning but loses anything shaped like a key or token', () => {
+    const jwtish = 'eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJBSzEifQ.sig';
+    const msg = redactTokens(`review failed for key sk-proj-abcdefghijklmnopqrstuvwxyz0123 token ${jwtish}`);
+    expect(msg).toBe('review failed for key [redacted] token [redacted]');
+    expect(redactTokens('The prompt did not pass the content review.')).toBe('The prompt did not pass the content review.');
+  });
+
+  test('tokens follow the key, not its position: a rebuilt key list never signs with a removed key', () => {
+    const now = 1_000_000_000_000;
+    const tokens = new KlingTokens(() => now);
+    const before = new KeyPool('kling', ['OLDAK:oldsecret'], () => now).leaseById('kling#1')!;
+    const after = new KeyPool('kling', ['NEWAK:newsecret'], () => now).leaseById('kling#1')!;
+    tokens.bearer(before);
+    const payload = JSON.parse(Buffer.from(tokens.bearer(after).split('.')[1], 'base64url').toString()) as { iss: string };
+    expect(payload.iss).toBe('NEWAK');
   });
 
   test('a succeeded task without a url is malformed', () => {

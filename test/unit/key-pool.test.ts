@@ -166,3 +166,14 @@ describe('KeyPool.rebuilt (keys changed in the secret)', () => {
     expect(ids(next, 2)).toEqual(['openai#2', 'openai#2']);
   });
 });
+
+test('concurrent 429s on one key count one strike: the default cooldown does not explode', () => {
+  let now = 0;
+  const pool = new KeyPool('elevenlabs', ['k1', 'k2'], () => now);
+  const k = pool.leaseById('elevenlabs#1')!;
+  for (let i = 0; i < 4; i++) pool.markRateLimited(k);
+  expect(pool.view()[0].until).toBe(DEFAULT_COOLDOWN_POLICY.defaultCooldownMs);
+  now = DEFAULT_COOLDOWN_POLICY.defaultCooldownMs;
+  // A 429 after the key came back is a real second strike.
+  expect(pool.markRateLimited(k)).toBe(2 * DEFAULT_COOLDOWN_POLICY.defaultCooldownMs);
+});

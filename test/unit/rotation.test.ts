@@ -192,3 +192,11 @@ test('a connection refused was never sent, so even a non-replayable operation mo
   const { run } = setup(['sk-a'], { maxAttempts: 2 }, { ...dead, replaySafe: false });
   expect(await run()).toMatchObject({ ok: false, attempts: 2, failure: { kind: 'upstream_failed' } });
 });
+
+test('a malformed success is never replayed for operations that could charge twice', async () => {
+  const base = openaiSpeech(baseUrl, { model: 'tts-1', input: 'hi', voice: 'alloy', response_format: 'mp3' });
+  const { run } = setup(['sk-a', 'sk-b'], {}, { ...base, replaySafe: false });
+  script = [() => ({ status: 200, headers: { 'content-type': 'application/json' }, body: { task: 'created, but not as we know it' } }), () => ok];
+  expect(await run()).toEqual({ ok: false, attempts: 1, failure: { kind: 'outcome_unknown' } });
+  expect(calls).toHaveLength(1);
+});
