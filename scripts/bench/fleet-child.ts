@@ -5,18 +5,11 @@
 import { startLocalStack } from '../local/stack';
 import { MemoryLog } from '../../lambda/observability/logger';
 import { serveParent } from './procs';
+import { countCommands } from './lib';
 
 async function main(): Promise<void> {
   const stack = await startLocalStack({ port: 0, env: process.env, log: new MemoryLog() });
-  const commands: Record<string, number> = {};
-  stack.runtime.ddb.middlewareStack.add(
-    (next, context) => async (args) => {
-      const name = String((context as { commandName?: string }).commandName);
-      commands[name] = (commands[name] ?? 0) + 1;
-      return next(args);
-    },
-    { step: 'initialize', name: 'fleetCommandCounter' },
-  );
+  const commands = countCommands(stack.runtime.ddb);
   serveParent(
     { url: stack.url },
     {

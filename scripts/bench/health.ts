@@ -1,22 +1,8 @@
 import { startSandbox } from '../sandbox';
 import { startDynalite } from '../local/dynamo';
-import { startLocalStack, LocalStack } from '../local/stack';
+import { startLocalStack } from '../local/stack';
 import { MemoryLog } from '../../lambda/observability/logger';
-import { fmt, mdTable, quantile, Scenario, sleep } from './lib';
-
-/** Counts DynamoDB commands by name at the SDK client, as they go out. */
-function countCommands(stack: LocalStack): Map<string, number> {
-  const counts = new Map<string, number>();
-  stack.runtime.ddb.middlewareStack.add(
-    (next, context) => async (args) => {
-      const name = String((context as { commandName?: string }).commandName);
-      counts.set(name, (counts.get(name) ?? 0) + 1);
-      return next(args);
-    },
-    { step: 'initialize', name: 'benchCommandCounter' },
-  );
-  return counts;
-}
+import { countCommands, fmt, mdTable, quantile, Scenario, sleep } from './lib';
 
 /**
  * Health recording on vs off, side by side: two gateways on the same sandbox and dynalite, each
@@ -39,7 +25,7 @@ export const healthScenario: Scenario = {
     });
     const on = await startLocalStack({ port: 0, sandbox, env: env('on'), log: new MemoryLog() });
     const off = await startLocalStack({ port: 0, sandbox, env: env('off'), log: new MemoryLog() });
-    const commands = countCommands(on);
+    const commands = countCommands(on.runtime.ddb);
     const body = JSON.stringify({ model: 'tts-1', input: 'benchmark', voice: 'alloy' });
     const send = async (url: string, out: number[], fails: number[]) => {
       const t0 = performance.now();
@@ -68,7 +54,7 @@ export const healthScenario: Scenario = {
     const elapsed = (performance.now() - start) / 1000;
     await on.runtime.flusher.flush();
     const requestsOn = latOn.length + 50; // warm-up requests were recorded too
-    const count = (...names: string[]) => names.reduce((n, k) => n + (commands.get(k) ?? 0), 0);
+    const count = (...names: string[]) => names.reduce((n, k) => n + (commands[k] ?? 0), 0);
     const writes = count('UpdateCommand', 'UpdateItemCommand', 'PutCommand', 'PutItemCommand');
     const reads = count('QueryCommand');
     const recorded = on.runtime.flusher.stats;

@@ -1,6 +1,7 @@
 import { cpus, totalmem } from 'node:os';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 export interface ScenarioResult {
   /** Markdown table (or text) with the measurements. */
@@ -56,4 +57,18 @@ export function writeSection(path: string, name: string, title: string, r: Scena
   doc = re.test(doc) ? doc.replace(re, body) : `${doc.trimEnd()}\n\n${body}\n`;
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, doc);
+}
+
+/** Counts a DynamoDB client's commands by name (`UpdateItemCommand`, `QueryCommand`, ...) as they go out. */
+export function countCommands(client: DynamoDBDocumentClient): Record<string, number> {
+  const counts: Record<string, number> = {};
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const name = String((context as { commandName?: string }).commandName);
+      counts[name] = (counts[name] ?? 0) + 1;
+      return next(args);
+    },
+    { step: 'initialize', name: 'benchCommandCounter' },
+  );
+  return counts;
 }
