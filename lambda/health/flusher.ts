@@ -1,6 +1,6 @@
 import type { Clock, ProviderId } from '../core/types';
 import type { PoolCounts } from '../keys/key-pool';
-import type { Log } from '../observability/logger';
+import { Log, LogThrottle } from '../observability/logger';
 import { randomBytes } from 'node:crypto';
 import { addInto, Counters } from './counters';
 import type { HealthRecorder } from './recorder';
@@ -57,8 +57,7 @@ export class HealthFlusher {
   private lastFlushAt = Number.NEGATIVE_INFINITY;
   private nextAttemptAt = 0;
   private consecutiveFailures = 0;
-  private lastErrorLogAt = Number.NEGATIVE_INFINITY;
-  private suppressedErrors = 0;
+  private readonly errorLog: LogThrottle;
   private inFlight: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
   readonly stats: FlushStats = { flushes: 0, bucketWrites: 0, statusWrites: 0, windowReads: 0, errors: 0, droppedBuckets: 0 };
@@ -70,7 +69,9 @@ export class HealthFlusher {
     private readonly log: Log,
     private readonly clock: Clock,
     private readonly policy: FlushPolicy = DEFAULT_FLUSH_POLICY,
-  ) {}
+  ) {
+    this.errorLog = new LogThrottle(policy.errorLogIntervalMs, clock);
+  }
 
   /** Whether a flush should run now: something to write, interval passed, not backing off. */
   due(): boolean {
@@ -188,17 +189,13 @@ export class HealthFlusher {
   }
 
   private logError(err: unknown, now: number): void {
-    if (now - this.lastErrorLogAt < this.policy.errorLogIntervalMs) {
-      this.suppressedErrors += 1;
-      return;
-    }
+    const held = this.errorLog.pass();
+    if (held === undefined) return;
     this.log.error('health store write failed; keeping counters in memory', {
       error: err instanceof Error ? err.name : 'unknown',
       pendingBuckets: this.pending.size,
-      suppressedSinceLast: this.suppressedErrors,
+      suppressedSinceLast: held,
       retryInMs: this.nextAttemptAt - now,
     });
-    this.lastErrorLogAt = now;
-    this.suppressedErrors = 0;
   }
 }

@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { VENDORS, Vendor, Clock } from '../core/types';
-import type { Log } from '../observability/logger';
+import { Log, LogThrottle } from '../observability/logger';
 import type { KeyPool, KeyStateChange } from './key-pool';
 
 export interface SharingPolicy {
@@ -49,7 +49,7 @@ export class SharedKeyState {
   private readonly lastRead = new Map<Vendor, number>();
   private readonly reading = new Map<Vendor, Promise<void>>();
   private readonly writes = new Set<Promise<void>>();
-  private lastErrorLogAt = Number.NEGATIVE_INFINITY;
+  private readonly errorLog: LogThrottle;
   readonly stats: SharingStats = { reads: 0, coldStartReads: 0, writes: 0, writesSuperseded: 0, errors: 0, applied: 0, budgetExceeded: 0 };
 
   constructor(
@@ -59,7 +59,9 @@ export class SharedKeyState {
     private readonly log: Log,
     private readonly clock: Clock,
     private readonly policy: SharingPolicy = DEFAULT_SHARING_POLICY,
-  ) {}
+  ) {
+    this.errorLog = new LogThrottle(policy.errorLogIntervalMs, clock);
+  }
 
   /** KeyPool listener: publish what a provider answer taught us (started at once, awaited post-response). */
   publish = (c: KeyStateChange): void => {
@@ -152,9 +154,7 @@ export class SharedKeyState {
 
   private fail(what: string, err: unknown): void {
     this.stats.errors += 1;
-    const now = this.clock();
-    if (now - this.lastErrorLogAt < this.policy.errorLogIntervalMs) return;
-    this.lastErrorLogAt = now;
+    if (this.errorLog.pass() === undefined) return;
     this.log.warn(`shared key state ${what} failed; using local knowledge`, { error: err instanceof Error ? err.name : String(err), errorsSoFar: this.stats.errors });
   }
 }

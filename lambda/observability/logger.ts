@@ -36,3 +36,30 @@ export class MemoryLog implements Log {
     this.lines.push({ level: 'ERROR', message, fields });
   }
 }
+
+/**
+ * Lets a repeating failure through to the log at most once per interval, counting the ones held
+ * back — so an outage is one line a minute, not one per request.
+ */
+export class LogThrottle {
+  private lastAt = Number.NEGATIVE_INFINITY;
+  private held = 0;
+
+  constructor(
+    private readonly intervalMs: number,
+    private readonly clock: () => number,
+  ) {}
+
+  /** The number held back since the last line (to log with this one), or undefined to stay quiet. */
+  pass(): number | undefined {
+    const now = this.clock();
+    if (now - this.lastAt < this.intervalMs) {
+      this.held += 1;
+      return undefined;
+    }
+    const held = this.held;
+    this.lastAt = now;
+    this.held = 0;
+    return held;
+  }
+}

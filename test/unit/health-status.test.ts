@@ -1,3 +1,4 @@
+import { LogThrottle } from '../../lambda/observability/logger';
 import { bucketOf, emptyHistogram, LATENCY_ATTRS, percentile } from '../../lambda/health/histogram';
 import { Counters, emptyCounters, minuteOf } from '../../lambda/health/counters';
 import { statusOf } from '../../lambda/health/status';
@@ -75,5 +76,20 @@ describe('minute buckets', () => {
     expect(minuteOf(t)).toBe('2026-11-26T05:31');
     expect(windowStartMinute(t)).toBe('2026-11-26T05:27');
     expect(windowStartMinute(Date.parse('2026-11-26T00:02:00Z'))).toBe('2026-11-25T23:58');
+  });
+});
+
+describe('LogThrottle', () => {
+  test('one line per interval, counting what it held back', () => {
+    let now = 0;
+    const t = new LogThrottle(60_000, () => now);
+    expect(t.pass()).toBe(0);
+    now = 1_000;
+    expect(t.pass()).toBeUndefined();
+    expect(t.pass()).toBeUndefined();
+    now = 60_000;
+    expect(t.pass()).toBe(2);
+    now = 60_001;
+    expect(t.pass()).toBeUndefined();
   });
 });
