@@ -39,9 +39,6 @@ const MAX_BODY_BYTES = 1_000_000;
 export function createApp(gw: Gateway, extraRoutes: Route[] = []): ProxyHandler {
   const { clock } = gw.deps;
 
-  const provided = <T>(call: Call, provider: ProviderId, started: number, run: (o: AttemptObserver) => Promise<RotationResult<T>>, ok: (v: T) => APIGatewayProxyResult) =>
-    runProvided(gw, call, provider, started, run, ok);
-
   const routes: Route[] = [
     {
       method: 'POST',
@@ -49,7 +46,7 @@ export function createApp(gw: Gateway, extraRoutes: Route[] = []): ProxyHandler 
       handle: async (call) => {
         const started = clock();
         const { provider, req } = parseSpeech(jsonBody(call.event));
-        return provided(call, provider, started, (o) => gw.speech(provider, req, call.deadline, o), (audio) => ({
+        return runProvided(gw, call, provider, started, (o) => gw.speech(provider, req, call.deadline, o), (audio) => ({
           statusCode: 200,
           headers: { 'content-type': audio.contentType },
           body: audio.audio.toString('base64'),
@@ -63,7 +60,7 @@ export function createApp(gw: Gateway, extraRoutes: Route[] = []): ProxyHandler 
       handle: async (call) => {
         const started = clock();
         const { provider, req } = parseImages(jsonBody(call.event));
-        return provided(call, provider, started, (o) => gw.images(provider, req, call.deadline, o), (images) => json(200, images));
+        return runProvided(gw, call, provider, started, (o) => gw.images(provider, req, call.deadline, o), (images) => json(200, images));
       },
     },
     ...extraRoutes,

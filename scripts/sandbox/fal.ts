@@ -206,16 +206,27 @@ function falCommon(core: SandboxCore): Pick<VendorModule, 'vendor' | 'requestIdH
   };
 }
 
+/** Parses and runs a request's input; answers fal's 422 itself (and returns undefined) when it is not valid. */
+function runInput(core: SandboxCore, app: string, ex: Exchange): { ok: true; output: Record<string, unknown> } | undefined {
+  const parsed = ex.json();
+  if (!parsed.ok || !isRecord(parsed.value)) {
+    ex.sendJson(422, { detail: [{ loc: ['body'], msg: 'Input should be a valid dictionary or object to extract fields from', type: 'model_attributes_type' }] });
+    return undefined;
+  }
+  const r = runApp(core, app, parsed.value);
+  if (!r.ok) {
+    ex.sendJson(422, { detail: r.errors });
+    return undefined;
+  }
+  return r;
+}
+
 export function createFalSync(core: SandboxCore): VendorModule {
   const common = falCommon(core);
   const run: Route['handle'] = (ex) => {
     const app = ex.params.app ?? '';
-    const parsed = ex.json();
-    if (!parsed.ok || !isRecord(parsed.value)) {
-      return ex.sendJson(422, { detail: [{ loc: ['body'], msg: 'Input should be a valid dictionary or object to extract fields from', type: 'model_attributes_type' }] });
-    }
-    const r = runApp(core, app, parsed.value);
-    if (!r.ok) return ex.sendJson(422, { detail: r.errors });
+    const r = runInput(core, app, ex);
+    if (!r) return;
     ex.sendJson(200, r.output);
   };
   return {
@@ -256,12 +267,8 @@ export function createFalQueue(core: SandboxCore): FalQueueModule {
 
   const submit: Route['handle'] = (ex, key) => {
     const app = ex.params.app ?? '';
-    const parsed = ex.json();
-    if (!parsed.ok || !isRecord(parsed.value)) {
-      return ex.sendJson(422, { detail: [{ loc: ['body'], msg: 'Input should be a valid dictionary or object to extract fields from', type: 'model_attributes_type' }] });
-    }
-    const r = runApp(core, app, parsed.value);
-    if (!r.ok) return ex.sendJson(422, { detail: r.errors });
+    const r = runInput(core, app, ex);
+    if (!r) return;
     const [owner = '', name = ''] = app.split('/');
     const job: QueueJob = { id: uuid(), app, ownerApp: `${owner}/${name}`, key, createdAt: core.now(), output: r.output, cancelled: false };
     jobs.set(job.id, job);

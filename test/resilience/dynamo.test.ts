@@ -86,7 +86,7 @@ async function hungRig(keys: number): Promise<{ proxy: FlakyProxy; stack: LocalS
     stack,
     storeEndpoint: store.endpoint,
     teardown: async () => {
-      // Resetting the held connections is what ends a stuck flush today (see the failing tests below).
+      // Resetting the held connections ends any flush still waiting on the hung store.
       proxy.set('refuse');
       await stack.close();
       await proxy.stop();

@@ -3,7 +3,7 @@ import { Harness, healthSums, image, minus, Reply } from './harness';
 /**
  * Rate-limit storms at small scale: requests waiting for a cooling key, answered within the
  * deadline, counted exactly; and the storm target (at most one wasted upstream 429 per key per
- * rate-limit window), which the gateway misses today (see `npm run bench -- storm`).
+ * rate-limit window), which the gateway first missed and now meets (see `npm run bench -- storm`).
  */
 jest.setTimeout(60_000);
 
