@@ -121,6 +121,8 @@ export async function withRotation<T>(
     const step = await attempt(op, lease, deadline - started);
     const latencyMs = clock() - started;
     observer?.attempt?.({ provider, keyId: lease.id, outcome: step.outcome, status: step.status, latencyMs });
+    // The attempt is over: if the key was a probe, another request may try it (marks below say more).
+    pool.settle(lease);
 
     lastWasRateLimit = step.outcome === 'rate_limited';
     switch (step.outcome) {
@@ -132,7 +134,6 @@ export async function withRotation<T>(
         }
         return { ok: true, value: step.value as T, attempts, keyId: lease.id };
       case 'bad_request':
-        pool.settle(lease);
         return fail({ kind: 'upstream_rejected', code: step.code, status: step.status ?? 400 });
       case 'rate_limited': {
         const coolMs = pool.markRateLimited(lease, step.retryAfterMs);
@@ -151,27 +152,17 @@ export async function withRotation<T>(
         continue;
       }
       case 'transport_error':
-        if (step.timedOut && clock() >= deadline - MIN_ATTEMPT_MS) {
-          pool.settle(lease);
-          return fail({ kind: 'deadline_exceeded' });
-        }
-        if (step.sent && !op.replaySafe) {
-          pool.settle(lease);
-          return fail({ kind: 'outcome_unknown' });
-        }
+        if (step.timedOut && clock() >= deadline - MIN_ATTEMPT_MS) return fail({ kind: 'deadline_exceeded' });
+        if (step.sent && !op.replaySafe) return fail({ kind: 'outcome_unknown' });
         break;
       case 'malformed_answer':
         // A 2xx we cannot read may still have created something (a paid task): never replay that.
-        if (!op.replaySafe) {
-          pool.settle(lease);
-          return fail({ kind: 'outcome_unknown' });
-        }
+        if (!op.replaySafe) return fail({ kind: 'outcome_unknown' });
         break;
       case 'overloaded':
         break;
     }
     // Provider-side trouble: back off (full jitter, never sooner than a hint), then try the next key.
-    pool.settle(lease);
     lastFailure = { kind: 'upstream_failed', code: step.code };
     const delay = overloadDelay(retries, step.retryAfterMs, settings.backoffBaseMs, settings.backoffCapMs, deps.random);
     retries += 1;
