@@ -1,4 +1,5 @@
 import { Harness, post, storedItemsText } from './harness';
+import { ensureTable, startDynalite } from '../../scripts/local/dynamo';
 import type { LocalStack } from '../../scripts/local/stack';
 
 /**
@@ -154,6 +155,26 @@ test('a creation whose outcome is unknown (sent, then timed out) is not replayed
   expect([502, 504]).toContain(res.status);
   expect(h.sandbox.calls({ vendor: 'kling' }) - before).toBe(1);
   h.sandbox.reset();
+});
+
+test('DynamoDB down at creation: the job is still answered, kept in memory, polled to the end, and stored when the store returns', async () => {
+  const store = await startDynalite();
+  const port = Number(new URL(store.endpoint).port);
+  await ensureTable(store.endpoint, 'nanobot-config');
+  const stack = await h.stack({ kling: [klingKey()] }, { DYNAMODB_ENDPOINT: store.endpoint, JOB_POLL_MIN_INTERVAL_MS: '0' });
+  await store.close();
+  const res = await post(`${stack.url}/v1/videos`, { model: 'kling-v1', prompt: 'stored later' });
+  expect(res.status).toBe(200);
+  const j = (await res.json()) as Job;
+  const done = await until(stack, `/v1/videos/${j.id}`, (x) => x.status === 'completed');
+  expect(done.url).toMatch(/^http/);
+  const back = await startDynalite(port);
+  await ensureTable(back.endpoint, 'nanobot-config');
+  await stack.runtime.afterResponse();
+  const stored = (await storedItemsText(back.endpoint)).split('\n').find((l) => l.includes(`JOB#${j.id}`));
+  expect(stored).toContain('"status":{"S":"completed"}');
+  await stack.close();
+  await back.close();
 });
 
 test('no key, secret half or Kling token in any log line or stored item (job records hold key ids and fingerprints only)', async () => {
