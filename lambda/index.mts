@@ -3,7 +3,7 @@
  * and the post-response extension is registered before the first request (Lambda only accepts
  * extension registration during init).
  */
-import { handler, prepare } from './handler.js';
+import { handler, prepare } from './app/handler.js';
 
 await prepare();
 

@@ -1,30 +1,11 @@
 /**
- * Names the function's code and the infrastructure must agree on. The Lambda code owns the
- * behaviour (the provider ids come from lambda/core/types.ts); this file owns the physical names,
- * so an alarm or a dashboard can never silently point at a metric nobody emits.
+ * Names the infrastructure owns (physical names), next to the contracts it shares with the
+ * function's code (routes, metric names, namespace, provider ids), which live in
+ * lambda/contracts.ts so that neither side keeps a copy of the other's.
  */
+import { PROVIDER_METRICS } from '../lambda/contracts';
 
-/** Powertools `service` dimension and log field (`POWERTOOLS_SERVICE_NAME`). */
-export const SERVICE_NAME = 'nanobot';
-
-/** CloudWatch namespace of the EMF metrics (`POWERTOOLS_METRICS_NAMESPACE`) and of the log metric filter. */
-export const METRIC_NAMESPACE = 'Nanobot';
-
-/** Every provider id: the `provider` dimension of each EMF metric (the runtime's own list). */
-export { PROVIDERS as PROVIDER_IDS } from '../lambda/core/types';
-export type { ProviderId } from '../lambda/core/types';
-
-/** EMF metric names emitted per provider with dimensions exactly `{ service, provider }`. */
-export const PROVIDER_METRICS = {
-  requests: 'Requests',
-  successes: 'Successes',
-  failures: 'Failures',
-  rateLimited: 'RateLimited',
-  keyRotations: 'KeyRotations',
-  keysDisabled: 'KeysDisabled',
-  allKeysExhausted: 'AllKeysExhausted',
-  upstreamLatency: 'UpstreamLatency',
-} as const;
+export { METRIC_NAMESPACE, PROVIDER_IDS, PROVIDER_METRICS, ROUTES, SERVICE_NAME } from '../lambda/contracts';
 export type ProviderMetricName = (typeof PROVIDER_METRICS)[keyof typeof PROVIDER_METRICS];
 
 /** Powertools cold-start metric: dimensions `{ service, function_name }`. */
@@ -33,7 +14,7 @@ export const COLD_START_METRIC = 'ColdStart';
 /** Metric produced by the log metric filter on the function's log group. */
 export const ROTATED_LOG_LINES_METRIC = 'RotatedLogLines';
 
-/** Every rotation log line's `message` contains this word (SPEC § Observability). */
+/** Every rotation log line's `message` contains this word (the log metric filter counts them). */
 export const ROTATED_TERM = 'rotated';
 
 export const PHYSICAL_NAMES = {

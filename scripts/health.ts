@@ -4,7 +4,7 @@
  * (default http://127.0.0.1:8000, or DYNAMODB_ENDPOINT), or AWS through the standard credential
  * chain with `--aws`. `-w` refreshes every 3 seconds.
  */
-import { PROVIDERS } from '../lambda/core/types';
+import { PROVIDERS } from '../lambda/providers/registry';
 import { createDocumentClient, HealthStore } from '../lambda/health/store';
 import { statusOf } from '../lambda/health/status';
 
@@ -49,12 +49,12 @@ export function renderTable(header: string[], rows: string[][]): string {
 async function snapshot(store: HealthStore): Promise<string> {
   const now = Date.now();
   const rows = await Promise.all(
-    PROVIDERS.map(async (p) => {
+    PROVIDERS.map(async ({ id: p, p95ObjectiveMs }) => {
       const [w, st] = await Promise.all([store.readWindow(p, now), store.getStatus(p)]);
       const keys = typeof st?.keysTotal === 'number'
         ? { total: Number(st.keysTotal), available: Number(st.keysAvailable), cooling: Number(st.keysCooling), disabled: Number(st.keysDisabled) }
         : undefined;
-      const s = statusOf(p, w, keys);
+      const s = statusOf(p95ObjectiveMs, w, keys);
       const ms = (v: number | null) => (v === null ? '-' : `${v}`);
       return [
         p,

@@ -1,7 +1,11 @@
-import { VENDORS, Vendor } from '../core/types';
+import * as z from 'zod/mini';
+import { OwnError } from '../domain';
 import { CooldownPolicy, DEFAULT_COOLDOWN_POLICY } from '../keys/cooldown';
+import type { RotationSettings } from '../rotation/decide';
+import { BASE_URL_SETTINGS, moduleOf, Vendor, VENDORS } from '../providers/registry';
+import type { BaseUrls } from '../providers/types';
 
-/** Configuration read once, at start-up, from the environment (SPEC § Configuration). */
+/** Configuration read once, at start-up, from the environment (the README's configuration table). */
 export interface GatewayConfig {
   keys: Record<Vendor, string[]>;
   baseUrls: BaseUrls;
@@ -19,28 +23,7 @@ export interface GatewayConfig {
   keyStateSharing: { enabled: boolean; refreshIntervalMs: number; waitBudgetMs: number };
 }
 
-export interface BaseUrls {
-  openai: string;
-  elevenlabs: string;
-  fal: string;
-  falQueue: string;
-  kling: string;
-}
-
-export interface RotationSettings {
-  /** Upper bound on a request's time budget; Lambda's remaining time minus `deadlineMarginMs` can only shorten it. */
-  requestDeadlineMs: number;
-  deadlineMarginMs: number;
-  /** Upstream attempts per request, all keys together. */
-  maxAttempts: number;
-  /** When every key is cooling, wait for the earliest only if it is usable within this; else answer 429 at once. */
-  maxWaitMs: number;
-  /** Full-jitter exponential backoff for overloaded providers: base and cap. */
-  backoffBaseMs: number;
-  backoffCapMs: number;
-}
-
-export class ConfigError extends Error {
+export class ConfigError extends OwnError {
   constructor(message: string) {
     super(message);
     this.name = 'ConfigError';
@@ -49,82 +32,112 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-/** Per vendor: variables (plural first) and what an entry must look like. */
-const KEY_VARS: Record<Vendor, { plural: string; singular: string }> = {
-  openai: { plural: 'OPENAI_API_KEYS', singular: 'OPENAI_API_KEY' },
-  elevenlabs: { plural: 'ELEVENLABS_API_KEYS', singular: 'ELEVENLABS_API_KEY' },
-  fal: { plural: 'FAL_KEYS', singular: 'FAL_KEY' },
-  kling: { plural: 'KLING_API_KEYS', singular: 'KLING_API_KEY' },
-};
+/** A string variable, trimmed; blank counts as unset. */
+const text = z.pipe(z.optional(z.string()), z.transform((v) => (v?.trim() ? v.trim() : undefined)));
 
-export const DEFAULT_BASE_URLS: BaseUrls = {
-  openai: 'https://api.openai.com/v1',
-  elevenlabs: 'https://api.elevenlabs.io',
-  fal: 'https://fal.run',
-  falQueue: 'https://queue.fal.run',
-  kling: 'https://api-singapore.klingai.com',
-};
+const int = (fallback: number, min: number) =>
+  z.pipe(text, z.transform((raw, ctx) => {
+    if (raw === undefined) return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < min) {
+      ctx.issues.push({ code: 'custom', message: `must be an integer ≥ ${min}`, input: raw });
+      return z.NEVER;
+    }
+    return Number(raw);
+  }));
 
-const BASE_URL_VARS: Record<keyof BaseUrls, string> = {
-  openai: 'OPENAI_BASE_URL',
-  elevenlabs: 'ELEVENLABS_BASE_URL',
-  fal: 'FAL_BASE_URL',
-  falQueue: 'FAL_QUEUE_BASE_URL',
-  kling: 'KLING_BASE_URL',
-};
+const onOff = (fallback: boolean) =>
+  z.pipe(text, z.transform((raw, ctx) => {
+    const v = raw?.toLowerCase();
+    if (v === undefined) return fallback;
+    if (['on', 'true', '1'].includes(v)) return true;
+    if (['off', 'false', '0'].includes(v)) return false;
+    ctx.issues.push({ code: 'custom', message: 'must be on or off', input: raw });
+    return z.NEVER;
+  }));
+
+/** An http(s) URL without its trailing slashes; the message never quotes the value. */
+const url = (fallback: string | undefined) =>
+  z.pipe(text, z.transform((raw, ctx) => {
+    if (raw === undefined) return fallback;
+    let u: URL;
+    try {
+      u = new URL(raw);
+    } catch {
+      ctx.issues.push({ code: 'custom', message: 'is not a URL', input: raw });
+      return z.NEVER;
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+      ctx.issues.push({ code: 'custom', message: 'must be an http(s) URL', input: raw });
+      return z.NEVER;
+    }
+    return raw.replace(/\/+$/, '');
+  }));
+
+const C = DEFAULT_COOLDOWN_POLICY;
+
+/** Every variable but the key lists and base URLs (those come from the provider registry). */
+const envSchema = z.object({
+  TABLE_NAME: text,
+  DYNAMODB_ENDPOINT: url(undefined),
+  PROVIDER_KEYS_SECRET_ID: text,
+  REQUEST_DEADLINE_MS: int(26_000, 100),
+  DEADLINE_MARGIN_MS: int(1_000, 0),
+  MAX_ATTEMPTS: int(6, 1),
+  MAX_KEY_WAIT_MS: int(1_000, 0),
+  BACKOFF_BASE_MS: int(200, 1),
+  BACKOFF_CAP_MS: int(4_000, 1),
+  HEALTH_RECORDING: onOff(true),
+  KEY_STATE_SHARING: onOff(true),
+  KEY_STATE_REFRESH_MS: int(1_000, 0),
+  KEY_STATE_WAIT_MS: int(20, 0),
+  JOB_POLL_MIN_INTERVAL_MS: int(2_000, 0),
+  JOB_POLL_TIMEOUT_MS: int(5_000, 100),
+  COOLDOWN_DEFAULT_MS: int(C.defaultCooldownMs, 1),
+  COOLDOWN_MAX_MS: int(C.maxCooldownMs, 1),
+  KEY_DISABLE_MS: int(C.disableMs, 1),
+});
+
+/** Parses with a schema; the first problem becomes a ConfigError naming the variable. */
+function parseEnv<S extends z.ZodMiniType>(schema: S, env: Env): z.output<S> {
+  const r = schema.safeParse(env);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  throw new ConfigError(`${issue.path.map(String).join('.')} ${issue.message}`);
+}
 
 export function loadConfig(env: Env = process.env): GatewayConfig {
   const keys = {} as Record<Vendor, string[]>;
   for (const vendor of VENDORS) keys[vendor] = keysFromEnv(env, vendor);
-  const baseUrls = {} as BaseUrls;
-  for (const k of Object.keys(BASE_URL_VARS) as (keyof BaseUrls)[]) {
-    baseUrls[k] = baseUrl(env, BASE_URL_VARS[k], DEFAULT_BASE_URLS[k]);
-  }
+  const urlSchema = z.object(Object.fromEntries(Object.values(BASE_URL_SETTINGS).map((s) => [s.variable, url(s.default)])));
+  const urls = parseEnv(urlSchema, env) as Record<string, string>;
+  const baseUrls: BaseUrls = Object.fromEntries(Object.entries(BASE_URL_SETTINGS).map(([name, s]) => [name, urls[s.variable]]));
+  const e = parseEnv(envSchema, env);
   return {
     keys,
     baseUrls,
-    tableName: nonEmpty(env.TABLE_NAME) ?? 'nanobot-config',
-    dynamodbEndpoint: env.DYNAMODB_ENDPOINT ? baseUrl(env, 'DYNAMODB_ENDPOINT', '') : undefined,
-    providerKeysSecretId: nonEmpty(env.PROVIDER_KEYS_SECRET_ID),
+    tableName: e.TABLE_NAME ?? 'nanobot-config',
+    dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
+    providerKeysSecretId: e.PROVIDER_KEYS_SECRET_ID,
     rotation: {
-      requestDeadlineMs: int(env, 'REQUEST_DEADLINE_MS', 26_000, 100),
-      deadlineMarginMs: int(env, 'DEADLINE_MARGIN_MS', 1_000, 0),
-      maxAttempts: int(env, 'MAX_ATTEMPTS', 6, 1),
-      maxWaitMs: int(env, 'MAX_KEY_WAIT_MS', 1_000, 0),
-      backoffBaseMs: int(env, 'BACKOFF_BASE_MS', 200, 1),
-      backoffCapMs: int(env, 'BACKOFF_CAP_MS', 4_000, 1),
+      requestDeadlineMs: e.REQUEST_DEADLINE_MS,
+      deadlineMarginMs: e.DEADLINE_MARGIN_MS,
+      maxAttempts: e.MAX_ATTEMPTS,
+      maxWaitMs: e.MAX_KEY_WAIT_MS,
+      backoffBaseMs: e.BACKOFF_BASE_MS,
+      backoffCapMs: e.BACKOFF_CAP_MS,
     },
-    healthRecording: onOff(env, 'HEALTH_RECORDING', true),
-    keyStateSharing: {
-      enabled: onOff(env, 'KEY_STATE_SHARING', true),
-      refreshIntervalMs: int(env, 'KEY_STATE_REFRESH_MS', 1_000, 0),
-      waitBudgetMs: int(env, 'KEY_STATE_WAIT_MS', 20, 0),
-    },
-    jobs: {
-      minPollIntervalMs: int(env, 'JOB_POLL_MIN_INTERVAL_MS', 2_000, 0),
-      pollTimeoutMs: int(env, 'JOB_POLL_TIMEOUT_MS', 5_000, 100),
-    },
-    cooldown: {
-      ...DEFAULT_COOLDOWN_POLICY,
-      defaultCooldownMs: int(env, 'COOLDOWN_DEFAULT_MS', DEFAULT_COOLDOWN_POLICY.defaultCooldownMs, 1),
-      maxCooldownMs: int(env, 'COOLDOWN_MAX_MS', DEFAULT_COOLDOWN_POLICY.maxCooldownMs, 1),
-      disableMs: int(env, 'KEY_DISABLE_MS', DEFAULT_COOLDOWN_POLICY.disableMs, 1),
-    },
+    healthRecording: e.HEALTH_RECORDING,
+    keyStateSharing: { enabled: e.KEY_STATE_SHARING, refreshIntervalMs: e.KEY_STATE_REFRESH_MS, waitBudgetMs: e.KEY_STATE_WAIT_MS },
+    jobs: { minPollIntervalMs: e.JOB_POLL_MIN_INTERVAL_MS, pollTimeoutMs: e.JOB_POLL_TIMEOUT_MS },
+    cooldown: { ...C, defaultCooldownMs: e.COOLDOWN_DEFAULT_MS, maxCooldownMs: e.COOLDOWN_MAX_MS, disableMs: e.KEY_DISABLE_MS },
   };
 }
 
 /** The vendor's pool from its plural and singular variables: the union, deduplicated, plural first. */
 export function keysFromEnv(env: Env, vendor: Vendor): string[] {
-  const vars = KEY_VARS[vendor];
-  const pair = KEY_PAIR_FORMAT[vendor];
-  return mergeKeyLists(parseKeyList(env[vars.plural], vars.plural, pair), parseKeyList(env[vars.singular], vars.singular, pair));
+  const vars = moduleOf(vendor).keys;
+  return mergeKeyLists(parseKeyList(env[vars.plural], vars.plural, vars.pair), parseKeyList(env[vars.singular], vars.singular, vars.pair));
 }
-
-/** The `A:B` shape each vendor's keys must have, if any (fal `id:secret`, Kling access:secret). */
-export const KEY_PAIR_FORMAT: Partial<Record<Vendor, string>> = {
-  fal: 'KEY_ID:KEY_SECRET',
-  kling: 'ACCESS_KEY:SECRET_KEY',
-};
 
 /**
  * One key entry, trimmed: `{ key }`, `{}` for an empty entry, or `{ problem }` — a description
@@ -155,37 +168,4 @@ export function parseKeyList(raw: string | undefined, variable: string, pair?: s
 
 export function mergeKeyLists(...lists: string[][]): string[] {
   return [...new Set(lists.flat())];
-}
-
-function nonEmpty(v: string | undefined): string | undefined {
-  const t = v?.trim();
-  return t ? t : undefined;
-}
-
-function baseUrl(env: Env, variable: string, fallback: string): string {
-  const raw = nonEmpty(env[variable]);
-  if (raw === undefined) return fallback;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(`${variable} is not a URL`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${variable} must be an http(s) URL`);
-  return raw.replace(/\/+$/, '');
-}
-
-function onOff(env: Env, variable: string, fallback: boolean): boolean {
-  const raw = nonEmpty(env[variable])?.toLowerCase();
-  if (raw === undefined) return fallback;
-  if (['on', 'true', '1'].includes(raw)) return true;
-  if (['off', 'false', '0'].includes(raw)) return false;
-  throw new ConfigError(`${variable} must be on or off`);
-}
-
-function int(env: Env, variable: string, fallback: number, min: number): number {
-  const raw = nonEmpty(env[variable]);
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new ConfigError(`${variable} must be an integer ≥ ${min}`);
-  return Number(raw);
 }

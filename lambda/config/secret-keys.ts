@@ -1,13 +1,14 @@
+import { OwnError } from '../domain';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { VENDORS, Vendor } from '../core/types';
-import { checkKeyEntry, KEY_PAIR_FORMAT } from './env';
+import { moduleOf, Vendor, VENDORS } from '../providers/registry';
+import { checkKeyEntry } from './env';
 
 /**
  * Provider key pools kept in one Secrets Manager secret (`nanobot/provider-keys`), e.g.
  * `{"openai":["sk-…"],"elevenlabs":["…"],"fal":["id:secret"],"kling":["ACCESS:SECRET"]}`.
  * Each field is an array of keys or one comma-separated string. The field names are the vendor
- * ids of lambda/core/types.ts.
+ * vendor ids of the provider registry.
  */
 export type SecretKeys = Partial<Record<Vendor, string[]>>;
 
@@ -19,7 +20,7 @@ export type SecretKeys = Partial<Record<Vendor, string[]>>;
  */
 export const DEFAULT_SECRET_MAX_AGE_SECONDS = 300;
 
-export class SecretKeysError extends Error {
+export class SecretKeysError extends OwnError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'SecretKeysError';
@@ -66,7 +67,7 @@ function parseField(vendor: Vendor, value: unknown): string[] {
   entries.forEach((entry, i) => {
     const where = `provider keys secret field "${vendor}" entry ${i + 1}`;
     if (typeof entry !== 'string') throw new SecretKeysError(`${where} must be a string`);
-    const { key, problem } = checkKeyEntry(entry, KEY_PAIR_FORMAT[vendor]);
+    const { key, problem } = checkKeyEntry(entry, moduleOf(vendor).keys.pair);
     if (problem) throw new SecretKeysError(`${where} is malformed: ${problem}`);
     if (key && !keys.includes(key)) keys.push(key);
   });

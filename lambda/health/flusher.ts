@@ -1,6 +1,6 @@
-import type { Clock, ProviderId } from '../core/types';
-import type { PoolCounts } from '../keys/key-pool';
-import { Log, LogThrottle } from '../observability/logger';
+import type { Clock, ProviderName } from '../domain';
+import type { PoolCounts } from '../keys/key-lease';
+import { Log, StoreFailureLog } from '../domain';
 import { randomBytes } from 'node:crypto';
 import { addInto, Counters } from './counters';
 import type { HealthRecorder } from './recorder';
@@ -49,15 +49,15 @@ export class HealthFlusher {
    * be unknown: it is re-sent with the same seq, which the store applies at most once), and
    * `open`, counts recorded since (sent with a new seq once the frozen one is settled).
    */
-  private readonly pending = new Map<string, { provider: ProviderId; minute: string; frozen?: { delta: Counters; seq: number }; open?: Counters }>();
+  private readonly pending = new Map<string, { provider: ProviderName; minute: string; frozen?: { delta: Counters; seq: number }; open?: Counters }>();
   private seq = 0;
   /** This writer's id in the store's idempotency attributes (one per container / process). */
   readonly writerId = randomBytes(6).toString('hex');
-  private readonly lastStatusAt = new Map<ProviderId, number>();
+  private readonly lastStatusAt = new Map<ProviderName, number>();
   private lastFlushAt = Number.NEGATIVE_INFINITY;
   private nextAttemptAt = 0;
   private consecutiveFailures = 0;
-  private readonly errorLog: LogThrottle;
+  private readonly failures: StoreFailureLog;
   private inFlight: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
   readonly stats: FlushStats = { flushes: 0, bucketWrites: 0, statusWrites: 0, windowReads: 0, errors: 0, droppedBuckets: 0 };
@@ -65,12 +65,13 @@ export class HealthFlusher {
   constructor(
     private readonly recorder: HealthRecorder,
     private readonly store: HealthStore,
-    private readonly keysOf: (p: ProviderId) => PoolCounts,
+    /** A provider's key counts now, and its latency objective. */
+    private readonly about: (p: ProviderName) => { keys: PoolCounts; p95ObjectiveMs: number },
     private readonly log: Log,
     private readonly clock: Clock,
     private readonly policy: FlushPolicy = DEFAULT_FLUSH_POLICY,
   ) {
-    this.errorLog = new LogThrottle(policy.errorLogIntervalMs, clock);
+    this.failures = new StoreFailureLog(log, policy.errorLogIntervalMs, clock);
   }
 
   /** Whether a flush should run now: something to write, interval passed, not backing off. */
@@ -132,11 +133,24 @@ export class HealthFlusher {
       else p.open = d.counters;
     }
     this.bound();
+    const touched = new Set<ProviderName>();
+    let failed = await this.writeBuckets(touched);
+    failed ??= await this.writeStatuses(touched, forceStatus, now);
+    if (failed) {
+      this.stats.errors += 1;
+      this.consecutiveFailures += 1;
+      this.nextAttemptAt = now + Math.min(this.policy.maxBackoffMs, this.policy.minIntervalMs * 2 ** (this.consecutiveFailures - 1));
+      this.logError(failed, now);
+    } else {
+      if (this.consecutiveFailures > 0) this.log.info('health store reachable again', { pendingBuckets: this.pending.size });
+      this.consecutiveFailures = 0;
+      this.nextAttemptAt = 0;
+    }
+  }
 
-    const touched = new Set<ProviderId>();
-    const entries = [...this.pending.entries()];
-    // One item's writes go in sequence order; different items in parallel.
-    const results = await Promise.allSettled(entries.map(async ([key, p]) => {
+  /** Writes every pending bucket (one item's writes in sequence order; different items in parallel); the first error, if any. */
+  private async writeBuckets(touched: Set<ProviderName>): Promise<unknown> {
+    const results = await Promise.allSettled([...this.pending.entries()].map(async ([key, p]) => {
       for (;;) {
         if (!p.frozen) {
           if (!p.open) break;
@@ -150,32 +164,21 @@ export class HealthFlusher {
       }
       if (!p.frozen && !p.open) this.pending.delete(key);
     }));
-    let failed: unknown;
-    for (const r of results) if (r.status === 'rejected') failed ??= r.reason;
+    return firstRejection(results);
+  }
 
-    if (!failed) {
-      const due = [...touched].filter((p) => forceStatus || now - (this.lastStatusAt.get(p) ?? Number.NEGATIVE_INFINITY) >= this.policy.statusIntervalMs);
-      const statuses = await Promise.allSettled(due.map(async (provider) => {
-        const window = await this.store.readWindow(provider, now);
-        this.stats.windowReads += 1;
-        const keys = this.keysOf(provider);
-        await this.store.putStatus(provider, statusOf(provider, window, keys), now, keys);
-        this.stats.statusWrites += 1;
-        this.lastStatusAt.set(provider, now);
-      }));
-      for (const r of statuses) if (r.status === 'rejected') failed ??= r.reason;
-    }
-
-    if (failed) {
-      this.stats.errors += 1;
-      this.consecutiveFailures += 1;
-      this.nextAttemptAt = now + Math.min(this.policy.maxBackoffMs, this.policy.minIntervalMs * 2 ** (this.consecutiveFailures - 1));
-      this.logError(failed, now);
-    } else {
-      if (this.consecutiveFailures > 0) this.log.info('health store reachable again', { pendingBuckets: this.pending.size });
-      this.consecutiveFailures = 0;
-      this.nextAttemptAt = 0;
-    }
+  /** Refreshes the STATUS item of each provider written to, when due; the first error, if any. */
+  private async writeStatuses(touched: Set<ProviderName>, forceStatus: boolean, now: number): Promise<unknown> {
+    const due = [...touched].filter((p) => forceStatus || now - (this.lastStatusAt.get(p) ?? Number.NEGATIVE_INFINITY) >= this.policy.statusIntervalMs);
+    const results = await Promise.allSettled(due.map(async (provider) => {
+      const window = await this.store.readWindow(provider, now);
+      this.stats.windowReads += 1;
+      const { keys, p95ObjectiveMs } = this.about(provider);
+      await this.store.putStatus(provider, statusOf(p95ObjectiveMs, window, keys), now, keys);
+      this.stats.statusWrites += 1;
+      this.lastStatusAt.set(provider, now);
+    }));
+    return firstRejection(results);
   }
 
   /** Past the bound, the oldest minutes go first; the loss is counted and logged, never silent. */
@@ -189,13 +192,14 @@ export class HealthFlusher {
   }
 
   private logError(err: unknown, now: number): void {
-    const held = this.errorLog.pass();
-    if (held === undefined) return;
-    this.log.error('health store write failed; keeping counters in memory', {
-      error: err instanceof Error ? err.name : 'unknown',
+    this.failures.report('error', 'health store write failed; keeping counters in memory', err, {
       pendingBuckets: this.pending.size,
-      suppressedSinceLast: held,
       retryInMs: this.nextAttemptAt - now,
     });
   }
+}
+
+function firstRejection(results: PromiseSettledResult<unknown>[]): unknown {
+  for (const r of results) if (r.status === 'rejected') return r.reason ?? new Error('rejected');
+  return undefined;
 }

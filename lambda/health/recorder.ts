@@ -1,12 +1,10 @@
-import type { ProviderId } from '../core/types';
-import type { RequestSummary } from '../core/tally';
-import type { Telemetry } from '../gateway';
-import type { JobEvents } from '../jobs/service';
+import type { ProviderName } from '../domain';
+import type { JobEvents, RequestSummary, Telemetry } from '../domain';
 import { Counters, emptyCounters, minuteOf } from './counters';
 import { bucketOf } from './histogram';
 
 export interface BucketDelta {
-  provider: ProviderId;
+  provider: ProviderName;
   /** UTC minute, e.g. `2026-11-26T05:31`. */
   minute: string;
   counters: Counters;
@@ -34,13 +32,13 @@ export class HealthRecorder implements Telemetry, JobEvents {
   }
 
   /** A job reached a terminal state (counted once fleet-wide: by the container that stored it). */
-  jobDone(provider: ProviderId, completed: boolean, at: number): void {
+  jobDone(provider: ProviderName, completed: boolean, at: number): void {
     const c = this.bucket(provider, at);
     if (completed) c.jobsCompleted += 1;
     else c.jobsFailed += 1;
   }
 
-  private bucket(provider: ProviderId, at: number): Counters {
+  private bucket(provider: ProviderName, at: number): Counters {
     const minute = minuteOf(at);
     const key = `${provider}|${minute}`;
     let b = this.buckets.get(key);

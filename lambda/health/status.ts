@@ -1,5 +1,4 @@
-import type { ProviderId } from '../core/types';
-import type { PoolCounts } from '../keys/key-pool';
+import type { PoolCounts } from '../keys/key-lease';
 import type { Counters } from './counters';
 import { percentile } from './histogram';
 
@@ -21,16 +20,6 @@ export const STATUS_THRESHOLDS = {
   jobsFailedDegradedAt: 0.5,
 } as const;
 
-/** p95 latency objective per provider (ms): above it, degraded. Synthesis is fast, images and job creation slower. */
-export const P95_OBJECTIVE_MS: Record<ProviderId, number> = {
-  'openai-tts': 8_000,
-  'elevenlabs-tts': 6_000,
-  'openai-image': 30_000,
-  'fal-flux': 20_000,
-  'fal-stable-audio': 5_000,
-  'kling-video': 5_000,
-};
-
 export interface WindowSummary {
   status: HealthStatus;
   reason: string;
@@ -46,11 +35,11 @@ export interface WindowSummary {
  * healthy / degraded / down, from the window's counters and (when known) the key pool:
  * - down: no key configured or every key disabled; or ≥ minRequests and success rate < 50 %;
  * - degraded: success rate < 95 % or p95 above the provider's objective (with ≥ minRequests);
- *   or at least half of ≥ 5 finished jobs failed;
+ *   or at least half of ≥ 5 finished jobs failed (`p95ObjectiveMs` is the provider's, from the registry);
  *   or no key available right now because all are cooling; or some keys cooling or disabled;
  * - healthy otherwise.
  */
-export function statusOf(provider: ProviderId, w: Counters, keys?: PoolCounts): WindowSummary {
+export function statusOf(p95ObjectiveMs: number, w: Counters, keys?: PoolCounts): WindowSummary {
   const t = STATUS_THRESHOLDS;
   const successRate = w.requests > 0 ? w.successes / w.requests : null;
   const p50 = percentile(w.latency, 0.5) ?? null;
@@ -62,7 +51,7 @@ export function statusOf(provider: ProviderId, w: Counters, keys?: PoolCounts): 
   if (keys && (keys.total === 0 || keys.disabled === keys.total)) return out('down', keys.total === 0 ? 'no key configured' : 'every key disabled');
   if (enough && successRate !== null && successRate < t.downBelowSuccessRate) return out('down', 'most requests fail');
   if (enough && successRate !== null && successRate < t.degradedBelowSuccessRate) return out('degraded', 'success rate below 95%');
-  if (enough && p95 !== null && p95 > P95_OBJECTIVE_MS[provider]) return out('degraded', 'p95 latency above objective');
+  if (enough && p95 !== null && p95 > p95ObjectiveMs) return out('degraded', 'p95 latency above objective');
   const terminal = w.jobsCompleted + w.jobsFailed;
   if (terminal >= t.minTerminalJobs && w.jobsFailed / terminal >= t.jobsFailedDegradedAt) return out('degraded', 'generations failing');
   if (keys && keys.available === 0) return out('degraded', 'every key cooling');

@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { ProviderId } from '../core/types';
-import type { PoolCounts } from '../keys/key-pool';
+import type { ProviderName } from '../domain';
+import type { PoolCounts } from '../keys/key-lease';
 import { COUNTER_ATTRS, Counters, emptyCounters, minuteOf } from './counters';
 import { LATENCY_ATTRS } from './histogram';
 import type { WindowSummary } from './status';
@@ -10,7 +10,7 @@ export const WINDOW_MINUTES = 5;
 /** BUCKET items live about an hour (TTL, epoch seconds); reads never rely on TTL, they bound the sk range. */
 export const BUCKET_TTL_S = 3600;
 
-export const healthPk = (p: ProviderId) => `PROVIDER_HEALTH#${p}`;
+export const healthPk = (p: ProviderName) => `PROVIDER_HEALTH#${p}`;
 export const bucketSk = (minute: string) => `BUCKET#${minute}`;
 
 /** First minute of the 5-minute window ending at `now` (the current minute and the four before it). */
@@ -39,7 +39,7 @@ export function createDocumentClient(opts: StoreClientOptions = {}): DynamoDBDoc
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
-/** `PROVIDER_HEALTH#<provider>` items in `nanobot-config` (SPEC § Observability). */
+/** `PROVIDER_HEALTH#<provider>` items in `nanobot-config` (the README's DynamoDB section). */
 export class HealthStore {
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
@@ -51,7 +51,7 @@ export class HealthStore {
    * not idempotent, so each write carries the writer's sequence number (`w_<writer>`): a write
    * whose outcome was unknown is re-sent with the same number and applied at most once.
    */
-  async addBucket(provider: ProviderId, minute: string, c: Counters, writer: string, seq: number): Promise<void> {
+  async addBucket(provider: ProviderName, minute: string, c: Counters, writer: string, seq: number): Promise<void> {
     const names: Record<string, string> = { '#ttl': 'ttl', '#w': `w_${writer}` };
     const values: Record<string, number> = { ':seq': seq };
     const adds: string[] = [];
@@ -61,7 +61,7 @@ export class HealthStore {
       values[`:${attr}`] = v;
       adds.push(`#${attr} :${attr}`);
     };
-    // The SPEC's counters are always present (ADD 0 creates them); histogram buckets only when used.
+    // The documented counters are always present (ADD 0 creates them); histogram buckets only when used.
     for (const k of COUNTER_ATTRS) add(k, c[k], true);
     LATENCY_ATTRS.forEach((attr, i) => add(attr, c.latency[i], false));
     values[':ttl'] = Math.floor(Date.parse(`${minute}:00Z`) / 1000) + 60 + BUCKET_TTL_S;
@@ -82,7 +82,7 @@ export class HealthStore {
   }
 
   /** Sums the BUCKET items of the window ending at `now`: one Query, bounded by sort key. */
-  async readWindow(provider: ProviderId, now: number): Promise<Counters> {
+  async readWindow(provider: ProviderName, now: number): Promise<Counters> {
     const sum = emptyCounters();
     let startKey: Record<string, unknown> | undefined;
     do {
@@ -101,7 +101,7 @@ export class HealthStore {
     return sum;
   }
 
-  async putStatus(provider: ProviderId, s: WindowSummary, now: number, keys?: PoolCounts): Promise<void> {
+  async putStatus(provider: ProviderName, s: WindowSummary, now: number, keys?: PoolCounts): Promise<void> {
     await this.ddb.send(new PutCommand({
       TableName: this.table,
       Item: {
@@ -122,7 +122,7 @@ export class HealthStore {
     }));
   }
 
-  async getStatus(provider: ProviderId): Promise<Record<string, unknown> | undefined> {
+  async getStatus(provider: ProviderName): Promise<Record<string, unknown> | undefined> {
     const r = await this.ddb.send(new GetCommand({ TableName: this.table, Key: { pk: healthPk(provider), sk: 'STATUS' } }));
     return r.Item;
   }

@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import type { ProviderId } from '../core/types';
-import type { AttemptObserver, RotationResult } from '../core/rotation';
-import { RequestTally } from '../core/tally';
-import type { Gateway } from '../gateway';
-import { HttpError, failureToHttp, invalid } from './errors';
-import { parseImages, parseSpeech } from './validation';
+import { RouteContract, routePattern } from '../contracts';
+import { errorFields, InvalidRequest, Log } from '../domain';
+import { HttpError, invalid } from './errors';
 
 /** The part of the Lambda context the app uses; the local server supplies its own. */
 export interface InvocationContext {
@@ -14,19 +11,25 @@ export interface InvocationContext {
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context?: InvocationContext) => Promise<APIGatewayProxyResult>;
 
-interface Call {
+export interface Call {
   event: APIGatewayProxyEvent;
   requestId: string;
   deadline: number;
   params: string[];
 }
 
-type RouteHandler = (call: Call) => Promise<APIGatewayProxyResult>;
+/** A route of the shared contract (method and path) and what answers it. */
+export interface Route extends RouteContract {
+  handle(call: Call): Promise<APIGatewayProxyResult>;
+}
 
-interface Route {
-  method: string;
-  pattern: RegExp;
-  handle: RouteHandler;
+/** What the HTTP layer needs of the runtime: time, a log, and how long a request may take. */
+export interface HttpContext {
+  clock: () => number;
+  log: Log;
+  /** Upper bound on a request's time budget; Lambda's remaining time minus the margin can only shorten it. */
+  requestDeadlineMs: number;
+  deadlineMarginMs: number;
 }
 
 /** Largest request body we parse (API Gateway's own limit is 10 MB). */
@@ -36,42 +39,17 @@ const MAX_BODY_BYTES = 1_000_000;
  * The HTTP API over API Gateway REST proxy events (payload v1), the same in Lambda and in the
  * local server: routing, body decoding, validation, OpenAI-shaped errors, response headers.
  */
-export function createApp(gw: Gateway, extraRoutes: Route[] = []): ProxyHandler {
-  const { clock } = gw.deps;
+export function createApp(served: Route[], ctx: HttpContext): ProxyHandler {
+  const { clock } = ctx;
+  const routes = served.map((r) => ({ ...r, pattern: routePattern(r.path) }));
 
-  const routes: Route[] = [
-    {
-      method: 'POST',
-      pattern: /^\/v1\/audio\/speech$/,
-      handle: async (call) => {
-        const started = clock();
-        const { provider, req } = parseSpeech(jsonBody(call.event));
-        return runProvided(gw, call, provider, started, (o) => gw.speech(provider, req, call.deadline, o), (audio) => ({
-          statusCode: 200,
-          headers: { 'content-type': audio.contentType },
-          body: audio.audio.toString('base64'),
-          isBase64Encoded: true,
-        }));
-      },
-    },
-    {
-      method: 'POST',
-      pattern: /^\/v1\/images\/generations$/,
-      handle: async (call) => {
-        const started = clock();
-        const { provider, req } = parseImages(jsonBody(call.event));
-        return runProvided(gw, call, provider, started, (o) => gw.images(provider, req, call.deadline, o), (images) => json(200, images));
-      },
-    },
-    ...extraRoutes,
-  ];
   return async (event, context) => {
     const requestId = event?.requestContext?.requestId || randomUUID();
     const path = normalisePath(event?.path);
     // A non-API-Gateway invoke (a warmer, a console test) has no method: answer it like any bad route.
     const method = String(event?.httpMethod ?? '').toUpperCase();
     const now = clock();
-    const { requestDeadlineMs, deadlineMarginMs } = gw.config.rotation;
+    const { requestDeadlineMs, deadlineMarginMs } = ctx;
     const remaining = context?.getRemainingTimeInMillis?.();
     const budget = remaining === undefined ? requestDeadlineMs : Math.min(requestDeadlineMs, remaining - deadlineMarginMs);
     let res: APIGatewayProxyResult;
@@ -90,40 +68,17 @@ export function createApp(gw: Gateway, extraRoutes: Route[] = []): ProxyHandler 
     } catch (err) {
       if (err instanceof HttpError) {
         res = errorResult(err, requestId);
+      } else if (err instanceof InvalidRequest) {
+        res = errorResult(invalid(err.message, err.param, err.code), requestId);
       } else {
         // Never crash, never echo: the cause is logged (our own error text), the client gets a generic 500.
-        gw.deps.log.error('unhandled error', { requestId, error: err instanceof Error ? err.message : String(err) });
+        ctx.log.error('unhandled error', { requestId, ...errorFields(err) });
         res = errorResult(new HttpError(500, 'api_error', 'internal_error', 'Internal error.'), requestId);
       }
     }
     res.headers = { ...res.headers, 'x-request-id': requestId };
     return res;
   };
-}
-
-/**
- * Runs a validated request through its provider and reports it to telemetry — except when the
- * provider refused the request itself: that is the client's fault, not the provider's health.
- */
-export async function runProvided<T>(
-  gw: Gateway,
-  call: Call,
-  provider: ProviderId,
-  started: number,
-  run: (o: AttemptObserver) => Promise<RotationResult<T>>,
-  ok: (v: T) => APIGatewayProxyResult,
-): Promise<APIGatewayProxyResult> {
-  const tally = new RequestTally(provider);
-  const r = await run(tally);
-  const headers = { 'x-nanobot-provider': provider, 'x-nanobot-attempts': String(r.attempts) };
-  const res = r.ok ? ok(r.value) : errorResult(failureToHttp(r.failure, provider), call.requestId);
-  res.headers = { ...res.headers, ...headers };
-  const failure = r.ok ? undefined : r.failure;
-  if (failure?.kind !== 'upstream_rejected') {
-    const at = gw.deps.clock();
-    gw.deps.telemetry?.requestDone(tally.summary({ served: r.ok, status: res.statusCode, latencyMs: at - started, attempts: r.attempts, failure, at }));
-  }
-  return res;
 }
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
@@ -155,4 +110,3 @@ function normalisePath(p: string | undefined): string {
   return path.length > 1 ? path.replace(/\/$/, '') : path;
 }
 
-export type { Route, Call };

@@ -1,4 +1,4 @@
-import type { Failure } from '../core/rotation';
+import type { Failure } from '../domain';
 
 export type ErrorType = 'invalid_request_error' | 'not_found_error' | 'rate_limit_error' | 'service_unavailable' | 'api_error' | 'timeout_error';
 

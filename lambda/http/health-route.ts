@@ -1,9 +1,11 @@
-import { PROVIDERS, ProviderId, Clock } from '../core/types';
+import { ROUTES } from '../contracts';
+import { Clock, withTimeout } from '../domain';
 import type { KeyPool } from '../keys/key-pool';
 import { Counters, emptyCounters } from '../health/counters';
 import type { HealthFlusher } from '../health/flusher';
 import { statusOf } from '../health/status';
 import type { HealthStore } from '../health/store';
+import { PROVIDERS, ProviderId } from '../providers/registry';
 import { json, Route } from './app';
 
 /**
@@ -12,23 +14,16 @@ import { json, Route } from './app';
  */
 export function healthRoute(store: HealthStore, flusher: HealthFlusher, poolOf: (p: ProviderId) => KeyPool, clock: Clock): Route {
   return {
-    method: 'GET',
-    pattern: /^\/v1\/health$/,
+    ...ROUTES.health,
     handle: async (call) => {
       // The store gets what is left of the request's deadline, no more: a hung store makes the
       // answer say "unavailable", it never makes the answer late.
-      const inTime = <T>(p: Promise<T>): Promise<T | undefined> => {
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<undefined>((r) => {
-          timer = setTimeout(() => r(undefined), Math.max(0, call.deadline - clock()));
-        });
-        return Promise.race([p, late]).finally(() => clearTimeout(timer));
-      };
+      const inTime = <T>(p: Promise<T>): Promise<T | undefined> => withTimeout(p, call.deadline - clock(), () => undefined);
       await inTime(flusher.flushUnlessBackingOff());
       const now = clock();
       let storeOk = true;
       const entries = await Promise.all(
-        PROVIDERS.map(async (p) => {
+        PROVIDERS.map(async ({ id: p, p95ObjectiveMs, capability }) => {
           let window: Counters | undefined;
           try {
             window = await inTime(store.readWindow(p, now));
@@ -38,7 +33,7 @@ export function healthRoute(store: HealthStore, flusher: HealthFlusher, poolOf: 
           if (!window) storeOk = false;
           const keys = poolOf(p).counts();
           const w = window ?? emptyCounters();
-          const s = statusOf(p, w, keys);
+          const s = statusOf(p95ObjectiveMs, w, keys);
           return [p, {
             status: s.status,
             reason: s.reason,
@@ -49,7 +44,7 @@ export function healthRoute(store: HealthStore, flusher: HealthFlusher, poolOf: 
             rate_limited: w.rateLimited,
             rotations: w.rotations,
             latency_ms: { p50: s.p50Ms, p95: s.p95Ms },
-            ...(p === 'kling-video' || p === 'fal-stable-audio' ? { jobs: { completed: w.jobsCompleted, failed: w.jobsFailed } } : {}),
+            ...(capability === 'job' ? { jobs: { completed: w.jobsCompleted, failed: w.jobsFailed } } : {}),
             keys,
           }] as const;
         }),

@@ -1,14 +1,12 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import type { Clock } from '../core/types';
-import type { Gateway } from '../gateway';
+import { ROUTES } from '../contracts';
+import { Clock, errorFields, JobAdapter, JobObject, JobRecord, Log } from '../domain';
 import { progressOf } from '../jobs/progress';
 import type { GetOutcome, JobService } from '../jobs/service';
 import { isJobId } from '../jobs/store';
-import type { JobAdapter, JobObject, JobRecord } from '../jobs/types';
-import type { VideoRequest } from '../providers/kling-video';
-import type { AudioGenerationRequest } from '../providers/fal-queue';
-import { Call, json, jsonBody, Route, runProvided } from './app';
+import { Call, json, jsonBody, Route } from './app';
 import { HttpError } from './errors';
+import { answer } from './media-routes';
 import { parseAudioGeneration, parseVideo } from './validation';
 
 /** The job resource as clients see it (OpenAI videos shape). */
@@ -31,71 +29,69 @@ export function jobView(job: JobRecord, now: number): Record<string, unknown> {
 
 const NAME: Record<JobObject, string> = { video: 'video', 'audio.generation': 'audio generation' };
 
-export interface JobAdapters {
-  video: JobAdapter<VideoRequest>;
-  audio: JobAdapter<AudioGenerationRequest>;
-}
+type Adapter = JobAdapter<{ model: string; prompt: string }>;
+
+/** Each job provider's adapter, by provider id (built once, at start-up, from the registry). */
+export type JobAdapters = ReadonlyMap<string, Adapter>;
 
 /**
  * POST /v1/videos, GET /v1/videos/{id}, GET /v1/videos/{id}/content,
  * POST /v1/audio/generations, GET /v1/audio/generations/{id}.
  */
-export function jobRoutes(gw: Gateway, jobs: JobService, adapters: JobAdapters, clock: Clock): Route[] {
-  const load = async (adapter: JobAdapter<unknown>, call: Call): Promise<{ job: JobRecord; calls: number }> => {
-    const [id] = call.params;
-    const what = NAME[adapter.object];
-    const notFound = () => new HttpError(404, 'not_found_error', `${adapter.object === 'video' ? 'video' : 'generation'}_not_found`, `No ${what} with id '${id.slice(0, 80)}'.`, 'id');
-    if (!isJobId(adapter.object, id)) throw notFound();
-    let got: GetOutcome;
-    try {
-      got = await jobs.get(adapter, id);
-    } catch (err) {
-      gw.deps.log.error('job store unavailable', { error: err instanceof Error ? err.name : String(err) });
-      throw new HttpError(503, 'service_unavailable', 'store_unavailable', `The ${what} record cannot be read right now; retry shortly.`, null, { 'retry-after': '2' });
-    }
-    if ('missing' in got) throw notFound();
-    if ('keyUnavailable' in got) {
-      throw new HttpError(503, 'service_unavailable', 'creating_key_unavailable', `The key that created this ${what} is no longer configured, and only it can see the task.`);
-    }
-    return got;
-  };
+export function jobRoutes(jobs: JobService, adapters: JobAdapters, ctx: { clock: Clock; log: Log }): Route[] {
+  const { clock } = ctx;
+  const load = (object: JobObject, call: Call) => loadJob(jobs, adapters, object, call, ctx.log);
   const headers = (job: JobRecord, calls: number) => ({ 'x-nanobot-provider': job.provider, 'x-nanobot-attempts': String(calls) });
   const view = (job: JobRecord, calls = 1): APIGatewayProxyResult => json(200, jobView(job, clock()), headers(job, calls));
-  const show = async (adapter: JobAdapter<unknown>, call: Call) => {
-    const { job, calls } = await load(adapter, call);
+  const show = async (object: JobObject, call: Call) => {
+    const { job, calls } = await load(object, call);
     return view(job, calls);
+  };
+  const create = async (call: Call, parse: typeof parseVideo) => {
+    const { serving, req } = parse(jsonBody(call.event));
+    const r = await jobs.create(adapters.get(serving.id) as Adapter, req, serving.meta(req), call.deadline);
+    return answer(call, serving.id, r, (job) => view(job));
   };
 
   return [
     {
-      method: 'POST',
-      pattern: /^\/v1\/videos$/,
-      handle: async (call) => {
-        const started = clock();
-        const req = parseVideo(jsonBody(call.event));
-        return runProvided(gw, call, 'kling-video', started, (o) => jobs.create(adapters.video, req, { seconds: req.seconds, size: req.size }, call.deadline, o), (job) => view(job));
-      },
+      ...ROUTES.createVideo,
+      handle: (call) => create(call, parseVideo),
     },
-    { method: 'GET', pattern: /^\/v1\/videos\/([^/]+)$/, handle: (call) => show(adapters.video, call) },
+    { ...ROUTES.getVideo, handle: (call) => show('video', call) },
     {
-      method: 'GET',
-      pattern: /^\/v1\/videos\/([^/]+)\/content$/,
+      ...ROUTES.videoContent,
       handle: async (call) => {
-        const { job, calls } = await load(adapters.video, call);
+        const { job, calls } = await load('video', call);
         if (job.status === 'completed' && job.url) return { statusCode: 302, headers: { location: job.url, 'cache-control': 'no-store', ...headers(job, calls) }, body: '' };
         if (job.status === 'failed') throw new HttpError(409, 'invalid_request_error', 'video_failed', `Video ${job.id} failed: it has no content.`, 'id');
         throw new HttpError(409, 'invalid_request_error', 'video_not_ready', `Video ${job.id} is ${job.status}; its content is available once it is completed.`, 'id');
       },
     },
     {
-      method: 'POST',
-      pattern: /^\/v1\/audio\/generations$/,
-      handle: async (call) => {
-        const started = clock();
-        const req = parseAudioGeneration(jsonBody(call.event));
-        return runProvided(gw, call, 'fal-stable-audio', started, (o) => jobs.create(adapters.audio, req, { seconds: String(req.seconds) }, call.deadline, o), (job) => view(job));
-      },
+      ...ROUTES.createAudioGeneration,
+      handle: (call) => create(call, parseAudioGeneration),
     },
-    { method: 'GET', pattern: /^\/v1\/audio\/generations\/([^/]+)$/, handle: (call) => show(adapters.audio, call) },
+    { ...ROUTES.getAudioGeneration, handle: (call) => show('audio.generation', call) },
   ];
+}
+
+/** A job of this route by the call's id: 404 for an id this route cannot have made, 503 while unreadable. */
+async function loadJob(jobs: JobService, adapters: JobAdapters, object: JobObject, call: Call, log: Log): Promise<{ job: JobRecord; calls: number }> {
+  const [id] = call.params;
+  const what = NAME[object];
+  const notFound = () => new HttpError(404, 'not_found_error', `${object === 'video' ? 'video' : 'generation'}_not_found`, `No ${what} with id '${id.slice(0, 80)}'.`, 'id');
+  if (!isJobId(object, id)) throw notFound();
+  let got: GetOutcome;
+  try {
+    got = await jobs.get([...adapters.values()].filter((a) => a.object === object), id);
+  } catch (err) {
+    log.error('job store unavailable', errorFields(err));
+    throw new HttpError(503, 'service_unavailable', 'store_unavailable', `The ${what} record cannot be read right now; retry shortly.`, null, { 'retry-after': '2' });
+  }
+  if ('missing' in got) throw notFound();
+  if ('keyUnavailable' in got) {
+    throw new HttpError(503, 'service_unavailable', 'creating_key_unavailable', `The key that created this ${what} is no longer configured, and only it can see the task.`);
+  }
+  return got;
 }

@@ -1,4 +1,4 @@
-import type { JobRecord } from './types';
+import type { JobRecord } from '../domain';
 
 /**
  * A progress estimate for clients (0–100). Providers do not report progress, so it is time-based:

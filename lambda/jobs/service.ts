@@ -1,15 +1,23 @@
-import type { Clock } from '../core/types';
-import type { AttemptObserver, RotationResult } from '../core/rotation';
-import type { Gateway } from '../gateway';
+import {
+  Clock, Created, errorFields, isTerminal, JobAdapter, JobEvents, JobRecord, KeyCredential, Log, MalformedAnswer, Operation,
+  PollResult, RotationResult, Transport, TransportError, UpstreamRequest,
+} from '../domain';
 import type { KeyPool } from '../keys/key-pool';
-import type { Log } from '../observability/logger';
-import { MalformedAnswer, TransportError, sendUpstream, UpstreamRequest } from '../providers/upstream';
-import { isTerminal, JobAdapter, JobRecord, PollResult } from './types';
 import { JobStore, newJobId } from './store';
 
-export interface JobEvents {
-  /** A job reached a terminal state (recorded once, by the container that stored the transition). */
-  jobDone(provider: JobRecord['provider'], completed: boolean, at: number): void;
+/** Where job creation runs: the gateway's rotation loop (which also records it for health). */
+export interface JobRunner {
+  run(provider: string, op: Operation<Created>, deadline: number): Promise<RotationResult<Created>>;
+}
+
+export interface JobDeps {
+  runner: JobRunner;
+  /** The key pool of a provider's vendor (the creating key is looked up there by fingerprint). */
+  poolOf(provider: string): KeyPool;
+  transport: Transport;
+  clock: Clock;
+  log: Log;
+  events?: JobEvents;
 }
 
 export interface JobSettings {
@@ -32,27 +40,27 @@ export class JobService {
   /** Jobs created upstream whose record could not be stored yet (store down): kept, served, retried. */
   private readonly unsaved = new Map<string, JobRecord>();
 
+  private readonly clock: Clock;
+  private readonly log: Log;
+
   constructor(
-    private readonly gw: Gateway,
     private readonly store: JobStore,
     private readonly settings: JobSettings,
-    private readonly clock: Clock,
-    private readonly log: Log,
-    private readonly events?: JobEvents,
-  ) {}
+    private readonly deps: JobDeps,
+  ) {
+    this.clock = deps.clock;
+    this.log = deps.log;
+  }
 
   async create<Req extends { model: string; prompt: string }>(
     adapter: JobAdapter<Req>,
     req: Req,
     meta: { seconds: string; size?: string },
     deadline: number,
-    observer: AttemptObserver,
   ): Promise<RotationResult<JobRecord>> {
     const id = newJobId(adapter.object);
-    const r = await this.gw.run(adapter.provider, adapter.create(req, id), deadline, observer);
+    const r = await this.deps.runner.run(adapter.provider, adapter.create(req, id), deadline);
     if (!r.ok) return r;
-    const pool = this.gw.poolOf(adapter.provider);
-    const lease = pool.leaseById(r.keyId);
     const now = this.clock();
     const job: JobRecord = {
       id,
@@ -64,7 +72,8 @@ export class JobService {
       ...(meta.size ? { size: meta.size } : {}),
       providerTaskId: r.value.providerTaskId,
       keyId: r.keyId,
-      keyFingerprint: lease?.fingerprint ?? '',
+      // The lease's own fingerprint: never looked up again in a pool that may have been rebuilt.
+      keyFingerprint: r.keyFingerprint,
       ...(r.value.statusUrl ? { statusUrl: r.value.statusUrl, responseUrl: r.value.responseUrl } : {}),
       status: r.value.status,
       createdAt: now,
@@ -76,7 +85,7 @@ export class JobService {
     } catch (err) {
       // The task exists and may be charged: never drop it. Keep the record, answer, store it later.
       this.unsaved.set(job.id, job);
-      this.log.error('job record not stored yet; kept in memory', { jobId: job.id, provider: job.provider, key: job.keyId, error: err instanceof Error ? err.name : String(err) });
+      this.log.error('job record not stored yet; kept in memory', { jobId: job.id, provider: job.provider, key: job.keyId, ...errorFields(err) });
     }
     return { ...r, value: job };
   }
@@ -93,13 +102,15 @@ export class JobService {
     }
   }
 
-  async get(adapter: JobAdapter<unknown>, id: string): Promise<GetOutcome> {
+  /** A job by id, if one of these adapters' providers made it; refreshed from the provider when due. */
+  async get(adapters: readonly JobAdapter<unknown>[], id: string): Promise<GetOutcome> {
     const unsaved = this.unsaved.get(id);
     const job = unsaved ?? (await this.store.get(id));
-    if (!job || job.provider !== adapter.provider) return { missing: true };
+    const adapter = job && adapters.find((a) => a.provider === job.provider);
+    if (!job || !adapter) return { missing: true };
     const now = this.clock();
     if (isTerminal(job.status) || now - job.lastRefreshAt < this.settings.minPollIntervalMs) return { job, calls: 0 };
-    const lease = keyFor(this.gw.poolOf(job.provider), job);
+    const lease = keyFor(this.deps.poolOf(job.provider), job);
     if (!lease) return { keyUnavailable: true, job };
     const counter = { calls: 0 };
     const result = await this.poll(adapter, job, lease, counter);
@@ -115,25 +126,28 @@ export class JobService {
     if (unsaved) {
       // Not in the store yet: the in-memory record is the record (saved, newest state, by flushUnsaved).
       this.unsaved.set(id, next);
-      if (isTerminal(next.status)) this.events?.jobDone(next.provider, next.status === 'completed', next.lastRefreshAt);
+      if (isTerminal(next.status)) this.deps.events?.jobDone(next.provider, next.status === 'completed', next.lastRefreshAt);
       return { job: next, calls: counter.calls };
     }
     const won = await this.store.transition(next, job.status);
     if (!won) return { job: (await this.store.get(id)) ?? next, calls: counter.calls };
-    if (isTerminal(next.status)) this.events?.jobDone(next.provider, next.status === 'completed', next.lastRefreshAt);
+    if (isTerminal(next.status)) this.deps.events?.jobDone(next.provider, next.status === 'completed', next.lastRefreshAt);
     return { job: next, calls: counter.calls };
   }
 
   /** One poll with the creating key; undefined when the provider could not say (serve the stored state). */
-  private async poll(adapter: JobAdapter<unknown>, job: JobRecord, lease: NonNullable<ReturnType<typeof keyFor>>, counter: { calls: number }): Promise<PollResult | undefined> {
+  private async poll(adapter: JobAdapter<unknown>, job: JobRecord, lease: KeyCredential, counter: { calls: number }): Promise<PollResult | undefined> {
     const plan = adapter.poll(job, lease);
     const deadline = this.clock() + this.settings.pollTimeoutMs;
-    let req: UpstreamRequest = plan.first;
+    let req: UpstreamRequest = await plan.first;
     for (let step = 0; step < 3; step++) {
       try {
         counter.calls += 1;
-        const a = await sendUpstream(req, Math.max(1, deadline - this.clock()));
-        if (a.status >= 200 && a.status < 300) {
+        const a = await this.deps.transport(req, Math.max(1, deadline - this.clock()));
+        // The vendor's classifier reads every poll answer, as it reads creation's (Kling: a token
+        // complaint re-mints the token for the next poll).
+        const c = plan.classify(a, Date.now());
+        if (c.outcome === 'ok') {
           const r = plan.interpret(a.body, a.status);
           if ('next' in r) {
             req = r.next;
@@ -146,7 +160,7 @@ export class JobService {
         if (step > 0 && a.status >= 400 && a.status < 500 && a.status !== 401 && a.status !== 429) {
           return { status: 'failed', error: { code: 'generation_failed', message: `The provider failed the generation (status ${a.status}).` } };
         }
-        this.log.warn('job poll answered an error; serving the stored state', { jobId: job.id, provider: job.provider, key: job.keyId, status: a.status });
+        this.log.warn('job poll answered an error; serving the stored state', { jobId: job.id, provider: job.provider, key: job.keyId, status: a.status, outcome: c.outcome, code: c.code });
         return undefined;
       } catch (err) {
         if (err instanceof TransportError || err instanceof MalformedAnswer) {
@@ -164,6 +178,6 @@ export class JobService {
  * The creating key, by fingerprint (stable when the key list changes). Never "whatever key is at
  * that position now": another account cannot see the task, and would make it look failed.
  */
-function keyFor(pool: KeyPool, job: JobRecord) {
-  return job.keyFingerprint ? pool.leaseByFingerprint(job.keyFingerprint) : pool.leaseById(job.keyId);
+function keyFor(pool: KeyPool, job: JobRecord): KeyCredential | undefined {
+  return pool.leaseByFingerprint(job.keyFingerprint);
 }

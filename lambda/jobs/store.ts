@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { GetCommand, PutCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import type { JobObject, JobRecord, JobStatus } from './types';
+import type { JobObject, JobRecord, JobStatus } from '../domain';
 
 /** Job records live about a week (`ttl`, epoch seconds). */
 export const JOB_TTL_S = 7 * 24 * 3600;

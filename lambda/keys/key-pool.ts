@@ -1,66 +1,7 @@
-import { createHash } from 'node:crypto';
-import type { Clock, Vendor } from '../core/types';
+import type { Clock, VendorId } from '../domain';
+import { DisableReason, KeyLease, KeyState, KeyStateChange, KeyView, Pick, PoolCounts, fingerprintOf } from './key-lease';
 import { CooldownPolicy, DEFAULT_COOLDOWN_POLICY, cooldownFor, disableFor } from './cooldown';
 import { MinHeap } from './min-heap';
-
-export type DisableReason = 'quota_exhausted' | 'invalid_key';
-export type KeyState = 'usable' | 'cooling' | 'disabled';
-
-/**
- * A key handed to one upstream attempt. Its public identity is `id` (`openai#2`) and `fingerprint`;
- * the secret is reachable only through `secret()`, held in a private field so that neither
- * `JSON.stringify` nor `util.inspect` of a lease (or of anything holding one) can print it.
- */
-export class KeyLease {
-  readonly #secret: string;
-  constructor(
-    readonly vendor: Vendor,
-    readonly id: string,
-    readonly fingerprint: string,
-    secret: string,
-  ) {
-    this.#secret = secret;
-  }
-  secret(): string {
-    return this.#secret;
-  }
-  toJSON(): string {
-    return this.id;
-  }
-}
-
-export type Pick =
-  | { kind: 'key'; lease: KeyLease }
-  /** Every usable-soon key is cooling: the earliest is usable in `waitMs`. */
-  | { kind: 'wait'; waitMs: number }
-  /** No key at all: none configured, or all disabled. */
-  | { kind: 'none' };
-
-/** A key's state learnt from a provider answer in this instance (not from the fleet): what sharing publishes. */
-export interface KeyStateChange {
-  vendor: Vendor;
-  lease: KeyLease;
-  state: 'cooling' | 'disabled';
-  /** Epoch ms. */
-  until: number;
-  reason: DisableReason | 'rate_limited';
-}
-
-export interface PoolCounts {
-  total: number;
-  available: number;
-  cooling: number;
-  disabled: number;
-}
-
-export interface KeyView {
-  id: string;
-  fingerprint: string;
-  state: KeyState;
-  /** Epoch ms when a cooling key is usable again / a disabled key is re-probed. */
-  until?: number;
-  reason?: DisableReason | 'rate_limited';
-}
 
 interface Slot {
   lease: KeyLease;
@@ -112,7 +53,7 @@ export class KeyPool {
   private readonly byFingerprint = new Map<string, Slot>();
 
   constructor(
-    readonly vendor: Vendor,
+    readonly vendor: VendorId,
     secrets: readonly string[],
     private readonly clock: Clock,
     private readonly policy: CooldownPolicy = DEFAULT_COOLDOWN_POLICY,
@@ -352,9 +293,4 @@ export class KeyPool {
       this.head = 0;
     }
   }
-}
-
-/** A short, stable, non-reversible fingerprint of a key, for telling keys apart in logs. */
-export function fingerprintOf(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex').slice(0, 8);
 }

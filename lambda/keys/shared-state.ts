@@ -1,8 +1,8 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { VENDORS, Vendor, Clock } from '../core/types';
-import { Log, LogThrottle } from '../observability/logger';
-import type { KeyPool, KeyStateChange } from './key-pool';
+import { Clock, Log, StoreFailureLog, VendorId } from '../domain';
+import type { KeyStateChange } from './key-lease';
+import type { KeyPools } from './pools';
 
 export interface SharingPolicy {
   /** A vendor's fleet view is refreshed at most this often per instance. */
@@ -35,7 +35,7 @@ export interface SharingStats {
   budgetExceeded: number;
 }
 
-export const keyStatePk = (v: Vendor) => `KEY_STATE#${v}`;
+export const keyStatePk = (v: VendorId) => `KEY_STATE#${v}`;
 
 /**
  * Fleet-wide key state through DynamoDB: each instance publishes the cooldowns and disables it
@@ -46,31 +46,32 @@ export const keyStatePk = (v: Vendor) => `KEY_STATE#${v}`;
  * back to local knowledge.
  */
 export class SharedKeyState {
-  private readonly lastRead = new Map<Vendor, number>();
-  private readonly reading = new Map<Vendor, Promise<void>>();
+  private readonly lastRead = new Map<VendorId, number>();
+  private readonly reading = new Map<VendorId, Promise<void>>();
   private readonly writes = new Set<Promise<void>>();
-  private readonly errorLog: LogThrottle;
+  private readonly failures: StoreFailureLog;
   readonly stats: SharingStats = { reads: 0, coldStartReads: 0, writes: 0, writesSuperseded: 0, errors: 0, applied: 0, budgetExceeded: 0 };
 
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
     private readonly table: string,
-    private readonly poolOf: (v: Vendor) => KeyPool,
-    private readonly log: Log,
+    private readonly pools: KeyPools,
+    log: Log,
     private readonly clock: Clock,
     private readonly policy: SharingPolicy = DEFAULT_SHARING_POLICY,
   ) {
-    this.errorLog = new LogThrottle(policy.errorLogIntervalMs, clock);
+    this.failures = new StoreFailureLog(log, policy.errorLogIntervalMs, clock);
+    pools.onChange(this.publish);
   }
 
-  /** KeyPool listener: publish what a provider answer taught us (started at once, awaited post-response). */
-  publish = (c: KeyStateChange): void => {
+  /** Publishes what a provider answer taught any pool (started at once, awaited post-response). */
+  private readonly publish = (c: KeyStateChange): void => {
     const p = this.write(c).finally(() => this.writes.delete(p));
     this.writes.add(p);
   };
 
   /** Before a request on a vendor: refresh its view if stale, waiting at most the budget. */
-  async beforeRequest(vendor: Vendor): Promise<void> {
+  async beforeRequest(vendor: VendorId): Promise<void> {
     const now = this.clock();
     if (now - (this.lastRead.get(vendor) ?? Number.NEGATIVE_INFINITY) < this.policy.refreshIntervalMs && !this.reading.has(vendor)) return;
     const read = this.refresh(vendor);
@@ -87,7 +88,7 @@ export class SharedKeyState {
   async loadAll(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.all(VENDORS.filter((v) => this.poolOf(v).size > 0).map((v) => this.refresh(v, true))),
+      Promise.all(this.pools.vendors().filter((v) => this.pools.get(v).size > 0).map((v) => this.refresh(v, true))),
       new Promise<void>((r) => {
         timer = setTimeout(r, this.policy.coldStartBudgetMs);
       }),
@@ -100,7 +101,7 @@ export class SharedKeyState {
     await Promise.all([...this.writes]);
   }
 
-  private refresh(vendor: Vendor, coldStart = false): Promise<void> {
+  private refresh(vendor: VendorId, coldStart = false): Promise<void> {
     let p = this.reading.get(vendor);
     if (p) return p;
     this.lastRead.set(vendor, this.clock());
@@ -109,7 +110,7 @@ export class SharedKeyState {
     return p;
   }
 
-  private async read(vendor: Vendor, coldStart: boolean): Promise<void> {
+  private async read(vendor: VendorId, coldStart: boolean): Promise<void> {
     try {
       const r = await this.ddb.send(new QueryCommand({
         TableName: this.table,
@@ -118,7 +119,7 @@ export class SharedKeyState {
       }));
       if (coldStart) this.stats.coldStartReads += 1;
       else this.stats.reads += 1;
-      const pool = this.poolOf(vendor);
+      const pool = this.pools.get(vendor);
       for (const item of r.Items ?? []) {
         const fp = String(item.sk);
         const reason = typeof item.reason === 'string' ? item.reason : 'rate_limited';
@@ -154,7 +155,6 @@ export class SharedKeyState {
 
   private fail(what: string, err: unknown): void {
     this.stats.errors += 1;
-    if (this.errorLog.pass() === undefined) return;
-    this.log.warn(`shared key state ${what} failed; using local knowledge`, { error: err instanceof Error ? err.name : String(err), errorsSoFar: this.stats.errors });
+    this.failures.report('warn', `shared key state ${what} failed; using local knowledge`, err, { errorsSoFar: this.stats.errors });
   }
 }

@@ -1,8 +1,7 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { RequestSummary } from '../core/tally';
-import type { Telemetry } from '../gateway';
+import { METRIC_NAMESPACE, PROVIDER_METRICS as M, SERVICE_NAME } from '../contracts';
+import type { RequestSummary, Telemetry } from '../domain';
 
-export const METRICS_NAMESPACE = 'Nanobot';
 
 /**
  * CloudWatch metrics via Powertools EMF: namespace `Nanobot`, dimensions exactly
@@ -12,7 +11,7 @@ export const METRICS_NAMESPACE = 'Nanobot';
  */
 export function createMetrics(): Metrics {
   process.env.POWERTOOLS_METRICS_DISABLED ??= process.env.AWS_LAMBDA_FUNCTION_NAME ? 'false' : 'true';
-  return new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE, serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'nanobot' });
+  return new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRIC_NAMESPACE, serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME });
 }
 
 export class MetricsTelemetry implements Telemetry {
@@ -21,14 +20,14 @@ export class MetricsTelemetry implements Telemetry {
   requestDone(s: RequestSummary): void {
     const m = this.metrics;
     m.addDimension('provider', s.provider);
-    m.addMetric('Requests', MetricUnit.Count, 1);
-    m.addMetric('Successes', MetricUnit.Count, s.served ? 1 : 0);
-    m.addMetric('Failures', MetricUnit.Count, s.served ? 0 : 1);
-    if (s.rateLimited > 0) m.addMetric('RateLimited', MetricUnit.Count, s.rateLimited);
-    if (s.rotations > 0) m.addMetric('KeyRotations', MetricUnit.Count, s.rotations);
-    if (s.keysDisabled > 0) m.addMetric('KeysDisabled', MetricUnit.Count, s.keysDisabled);
-    if (s.allKeysExhausted) m.addMetric('AllKeysExhausted', MetricUnit.Count, 1);
-    for (const ms of s.upstreamLatencyMs) m.addMetric('UpstreamLatency', MetricUnit.Milliseconds, Math.round(ms));
+    m.addMetric(M.requests, MetricUnit.Count, 1);
+    m.addMetric(M.successes, MetricUnit.Count, s.served ? 1 : 0);
+    m.addMetric(M.failures, MetricUnit.Count, s.served ? 0 : 1);
+    if (s.rateLimited > 0) m.addMetric(M.rateLimited, MetricUnit.Count, s.rateLimited);
+    if (s.rotations > 0) m.addMetric(M.keyRotations, MetricUnit.Count, s.rotations);
+    if (s.keysDisabled > 0) m.addMetric(M.keysDisabled, MetricUnit.Count, s.keysDisabled);
+    if (s.allKeysExhausted) m.addMetric(M.allKeysExhausted, MetricUnit.Count, 1);
+    for (const ms of s.upstreamLatencyMs) m.addMetric(M.upstreamLatency, MetricUnit.Milliseconds, Math.round(ms));
     m.publishStoredMetrics();
   }
 }

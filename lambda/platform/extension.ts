@@ -1,4 +1,4 @@
-import type { Log } from '../observability/logger';
+import type { Log } from '../domain';
 
 /**
  * Post-response work on Lambda through an internal extension (Extensions API, in-process).

@@ -15,6 +15,7 @@ import {
 import { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { ROUTES } from '../names';
 
 export interface MediaApiProps {
   readonly handler: IFunction;
@@ -39,17 +40,8 @@ export interface MediaRoute {
   readonly path: string;
 }
 
-/** The SPEC's routes; anything else is answered 404 by API Gateway without invoking the function. */
-export const MEDIA_ROUTES: readonly MediaRoute[] = [
-  { method: 'POST', path: '/v1/audio/speech' },
-  { method: 'POST', path: '/v1/images/generations' },
-  { method: 'POST', path: '/v1/videos' },
-  { method: 'GET', path: '/v1/videos/{id}' },
-  { method: 'GET', path: '/v1/videos/{id}/content' },
-  { method: 'POST', path: '/v1/audio/generations' },
-  { method: 'GET', path: '/v1/audio/generations/{id}' },
-  { method: 'GET', path: '/v1/health' },
-];
+/** The function's routes (the shared contract); anything else is answered 404 by API Gateway without invoking the function. */
+export const MEDIA_ROUTES: readonly MediaRoute[] = Object.values(ROUTES);
 
 /**
  * Media types API Gateway treats as binary, so a Lambda answer with `isBase64Encoded: true`
@@ -101,7 +93,7 @@ export const ACCESS_LOG_FORMAT =
   }).slice(0, -1) + `,"errorMessage":${AccessLogField.contextErrorMessageString()}}`;
 
 /**
- * REST API `nanobot`: Lambda proxy on the SPEC's routes, every method behind an API key with a
+ * REST API `nanobot`: Lambda proxy on the function's routes, every method behind an API key with a
  * usage plan, binary media for audio/images/video, JSON access logs in their own log group.
  */
 export class MediaApi extends Construct {

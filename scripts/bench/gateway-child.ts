@@ -29,7 +29,7 @@ async function main(): Promise<void> {
         if (collect && gc) gc();
         return process.memoryUsage();
       },
-      pools: () => Object.fromEntries(Object.entries(stack.gateway.pools).map(([v, p]) => [v, p.view()])),
+      pools: () => Object.fromEntries(stack.runtime.pools.vendors().map((v) => [v, stack.runtime.pools.get(v).view()])),
     },
     () => stack.close(),
   );

@@ -1,10 +1,11 @@
 import { createServer, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { VENDORS, Vendor } from '../../lambda/core/types';
+import type { Log } from '../../lambda/domain';
 import { keysFromEnv, loadConfig } from '../../lambda/config/env';
-import { Gateway, realTime } from '../../lambda/gateway';
-import { createRuntime, Runtime, RuntimeOptions } from '../../lambda/runtime';
-import { createLogger, Log } from '../../lambda/observability/logger';
+import { Gateway, realTime } from '../../lambda/app/gateway';
+import { createRuntime, Runtime, RuntimeOptions } from '../../lambda/app/runtime';
+import { createLogger } from '../../lambda/observability/logger';
+import { moduleOf, Vendor, VENDORS } from '../../lambda/providers/registry';
 import { startSandbox, Sandbox } from '../sandbox';
 import { ensureTable, startDynalite, LocalDynamo } from './dynamo';
 import { toProxyEvent, writeProxyResult } from './apigw';
@@ -34,7 +35,6 @@ export interface LocalStack {
   close(): Promise<void>;
 }
 
-const KEYS_VAR: Record<Vendor, string> = { openai: 'OPENAI_API_KEYS', elevenlabs: 'ELEVENLABS_API_KEYS', fal: 'FAL_KEYS', kling: 'KLING_API_KEYS' };
 const LOCAL_MAX_BODY = 2_000_000;
 
 /**
@@ -73,14 +73,12 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       closers.push(() => started.close());
     }
     const sb = sandbox;
-    for (const v of sandboxVendors) env[KEYS_VAR[v]] = sb.defaultKeys[v].join(',');
-    if (sandboxVendors.includes('openai')) env.OPENAI_BASE_URL = sb.urls.openai;
-    if (sandboxVendors.includes('elevenlabs')) env.ELEVENLABS_BASE_URL = sb.urls.elevenlabs;
-    if (sandboxVendors.includes('fal')) {
-      env.FAL_BASE_URL = sb.urls.fal;
-      env.FAL_QUEUE_BASE_URL = sb.urls.falQueue;
+    // Each vendor says which variables hold its keys and base URLs, and which sandbox endpoint stands in.
+    for (const v of sandboxVendors) {
+      const m = moduleOf(v);
+      env[m.keys.plural] = sb.defaultKeys[v].join(',');
+      for (const u of Object.values(m.baseUrls)) env[u.variable] = sb.urls[u.sandbox];
     }
-    if (sandboxVendors.includes('kling')) env.KLING_BASE_URL = sb.urls.kling;
   }
 
   const config = loadConfig(env);

@@ -50,7 +50,7 @@ describe('MediaApi', () => {
     );
   });
 
-  it("has exactly the SPEC's routes, each a Lambda proxy", () => {
+  it("has exactly the function's routes, each a Lambda proxy", () => {
     const found = methods();
     expect([...found.keys()].sort()).toEqual(MEDIA_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
     expect([...found.keys()].sort()).toEqual(

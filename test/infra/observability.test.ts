@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { ROTATIONS_QUERY } from '../../lib/constructs/health-dashboard';
-import { PROVIDERS } from '../../lambda/core/types';
+import { PROVIDER_IDS as PROVIDERS } from '../../lambda/providers/registry';
 import { PROVIDER_IDS, PROVIDER_METRICS } from '../../lib/names';
 import { resourcesOf, Synthesized, synthNanobot } from './synth';
 

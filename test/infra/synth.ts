@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { App, Stack } from 'aws-cdk-lib';
+import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { createApp } from '../../lib/app';
 import { NanobotStack } from '../../lib/nanobot-stack';
@@ -46,12 +46,6 @@ export function synthNanobot(options: SynthOptions = {}): Synthesized {
   const assembly = app.synth();
   const template = Template.fromJSON(assembly.getStackArtifact(stack.artifactId).template);
   return { app, stack, template, json: JSON.stringify(template.toJSON()), assemblyDir: assembly.directory };
-}
-
-/** A bare stack with cdk.json's flags, for testing one construct alone. */
-export function bareStack(context: Record<string, unknown> = {}): Stack {
-  const app = new App({ context: { ...cdkJsonContext(), ...NO_BUNDLING, ...context } });
-  return new Stack(app, 'Test');
 }
 
 /** Resources of one type, keyed by logical id. */

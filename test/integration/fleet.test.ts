@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Harness, post, speechBody } from './harness';
 import { ensureTable, startDynalite } from '../../scripts/local/dynamo';
 import { SharedKeyState } from '../../lambda/keys/shared-state';
-import { KeyPool } from '../../lambda/keys/key-pool';
+import { KeyPools } from '../../lambda/keys/pools';
 import { createDocumentClient } from '../../lambda/health/store';
 import { MemoryLog } from '../../lambda/observability/logger';
 
@@ -74,9 +74,9 @@ test('a request never waits on a key-state read longer than the budget, even whe
   const hole = createServer((s) => void sockets.push(s));
   await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r));
   const endpoint = `http://127.0.0.1:${(hole.address() as AddressInfo).port}`;
-  const pool = new KeyPool('openai', ['sk-a'], Date.now);
+  const pools = new KeyPools({ openai: ['sk-a'] }, Date.now);
   const ddb = createDocumentClient({ endpoint });
-  const shared = new SharedKeyState(ddb, 'nanobot-config', () => pool, new MemoryLog(), Date.now, { refreshIntervalMs: 0, waitBudgetMs: 20, coldStartBudgetMs: 50, errorLogIntervalMs: 60_000 });
+  const shared = new SharedKeyState(ddb, 'nanobot-config', pools, new MemoryLog(), Date.now, { refreshIntervalMs: 0, waitBudgetMs: 20, coldStartBudgetMs: 50, errorLogIntervalMs: 60_000 });
   for (let i = 0; i < 3; i++) await shared.beforeRequest('openai');
   await shared.loadAll();
   // The reads never completed: every wait ended on the budget timer, none on an answer.

@@ -94,7 +94,7 @@ describe('rotation, observed at the sandbox', () => {
     // Two served (x-ratelimit-remaining-requests: 1, then 0), then rested: no 429 at all.
     expect(h.sandbox.log().filter((r) => r.key === limited).map((r) => r.status)).toEqual([200, 200]);
     expect(h.sandbox.calls({ key: healthy })).toBe(6);
-    expect(stack.gateway.pools.openai.view()[0]).toMatchObject({ state: 'cooling' });
+    expect(stack.gateway.pools.get('openai').view()[0]).toMatchObject({ state: 'cooling' });
   });
 
   test.each([
@@ -119,7 +119,7 @@ describe('rotation, observed at the sandbox', () => {
     }
     expect(h.sandbox.calls({ key: bad })).toBe(1);
     expect(h.sandbox.calls({ key: good })).toBe(6);
-    const health = stack.gateway.pools[vendor].counts();
+    const health = stack.gateway.pools.get(vendor).counts();
     expect(health).toMatchObject({ total: 2, disabled: 1 });
   });
 
@@ -169,7 +169,7 @@ describe('rotation, observed at the sandbox', () => {
     expect(sleeps).toHaveLength(2);
     expect(Buffer.from(await res.arrayBuffer()).length).toBeGreaterThan(100);
     // Overload is the provider's, not the key's: no key was cooled or disabled.
-    expect(stack.gateway.pools.elevenlabs.counts()).toMatchObject({ cooling: 0, disabled: 0 });
+    expect(stack.gateway.pools.get('elevenlabs').counts()).toMatchObject({ cooling: 0, disabled: 0 });
   });
 
   test('OpenAI 5xx storm shorter than the attempts: served', async () => {

@@ -11,7 +11,7 @@ beforeAll(async () => {
 });
 afterAll(() => dynamo.close());
 
-test('a re-sent write (same writer, same sequence) is applied once; writers merge; every SPEC counter is present', async () => {
+test('a re-sent write (same writer, same sequence) is applied once; writers merge; every documented counter is present', async () => {
   const ddb = createDocumentClient({ endpoint: dynamo.endpoint });
   const store = new HealthStore(ddb, 'nanobot-config');
   const c = { ...emptyCounters(), requests: 3, successes: 2, failures: 1 };

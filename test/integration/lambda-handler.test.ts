@@ -72,7 +72,7 @@ test('init registers the extension; a speech request is answered, then health is
   });
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const mod = require('../../lambda/handler') as typeof import('../../lambda/handler');
+    const mod = require('../../lambda/app/handler') as typeof import('../../lambda/app/handler');
     await mod.prepare();
     expect(registered).toBe(1);
     await waitFor(() => nextCalls === 1);

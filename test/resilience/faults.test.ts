@@ -182,7 +182,7 @@ test('429 without Retry-After: the key cools for the default and is not called a
   const t0 = Date.now();
   for (let i = 0; i < 5; i++) expect((await send(run, '/v1/audio/speech', speech())).status).toBe(200);
   expect(h.sandbox.calls({ key: limited })).toBe(1);
-  const view = run.stack.gateway.pools.openai.view().find((k) => k.id === 'openai#1');
+  const view = run.stack.gateway.pools.get('openai').view().find((k) => k.id === 'openai#1');
   expect(view?.state).toBe('cooling');
   expect(view!.until! - t0).toBeGreaterThanOrEqual(2900);
   expect(view!.until! - t0).toBeLessThanOrEqual(3000 + (Date.now() - t0) + 50);
@@ -195,7 +195,7 @@ test('Retry-After as an HTTP date: the key cools until that date, not a second l
   const run = await begin('openai-tts', [limited, other]);
   const t0 = Date.now();
   expect((await send(run, '/v1/audio/speech', speech())).status).toBe(200);
-  const until = run.stack.gateway.pools.openai.view().find((k) => k.id === 'openai#1')?.until ?? 0;
+  const until = run.stack.gateway.pools.get('openai').view().find((k) => k.id === 'openai#1')?.until ?? 0;
   // The sandbox rounds the date up to the second: 2.5 s from the call, up to 1 s more.
   expect(until - t0).toBeGreaterThanOrEqual(2400);
   expect(until - t0).toBeLessThanOrEqual(2500 + 1000 + (Date.now() - t0));
@@ -216,7 +216,7 @@ test('absurd Retry-After (999999 s): capped at COOLDOWN_MAX_MS; with every key s
   const retryAfter = Number(r.headers['retry-after']);
   expect(retryAfter).toBeGreaterThan(100);
   expect(retryAfter).toBeLessThanOrEqual(120);
-  for (const k of run.stack.gateway.pools.openai.view()) {
+  for (const k of run.stack.gateway.pools.get('openai').view()) {
     expect(k.state).toBe('cooling');
     expect(k.until! - t0).toBeLessThanOrEqual(120_000 + (Date.now() - t0));
   }

@@ -4,7 +4,7 @@ import { startSandbox, Sandbox, SandboxOptions, Vendor } from '../../scripts/san
 import { startLocalStack, LocalStack } from '../../scripts/local/stack';
 import { localClient, startDynalite, LocalDynamo } from '../../scripts/local/dynamo';
 import { createLogger } from '../../lambda/observability/logger';
-import { realTime } from '../../lambda/gateway';
+import { realTime } from '../../lambda/app/gateway';
 
 export interface HarnessOptions {
   /** Keep the gateway's JSON log lines out of the test report (they are still captured and scanned). */

@@ -1,8 +1,8 @@
-import type { Classification, UpstreamAnswer } from '../../lambda/core/types';
-import { classifyOpenAI } from '../../lambda/providers/openai';
-import { classifyElevenLabs } from '../../lambda/providers/elevenlabs';
-import { classifyFal } from '../../lambda/providers/fal';
-import { classifyKling } from '../../lambda/providers/kling';
+import type { Classification, UpstreamAnswer } from '../../lambda/domain';
+import { classifyOpenAI } from '../../lambda/providers/openai/classify';
+import { classifyElevenLabs } from '../../lambda/providers/elevenlabs/classify';
+import { classifyFal } from '../../lambda/providers/fal/classify';
+import { classifyKling } from '../../lambda/providers/kling/classify';
 
 const NOW = Date.parse('2026-11-26T05:30:00Z');
 type Row = [string, number, Record<string, string>, unknown, Partial<Classification>];
@@ -16,7 +16,7 @@ const run = (classify: (a: UpstreamAnswer, now: number) => Classification, rows:
 
 const oaiErr = (code: string | null, type: string, message = 'x') => ({ error: { message, type, param: null, code } });
 
-describe('OpenAI (providers.md §1, §5)', () => {
+describe('OpenAI (docs/providers.md §1, §5)', () => {
   run(classifyOpenAI, [
     ['200 audio', 200, {}, '', { outcome: 'ok' }],
     ['200 with budget left', 200, { 'x-ratelimit-remaining-requests': '2', 'x-ratelimit-reset-requests': '20s' }, '', { outcome: 'ok' }],
@@ -44,7 +44,7 @@ describe('OpenAI (providers.md §1, §5)', () => {
 
 const elErr = (status: string, message = 'x') => ({ detail: { status, message } });
 
-describe('ElevenLabs (providers.md §2, §5)', () => {
+describe('ElevenLabs (docs/providers.md §2, §5)', () => {
   run(classifyElevenLabs, [
     ['200 audio', 200, { 'content-type': 'audio/mpeg' }, '', { outcome: 'ok' }],
     ['401 quota_exceeded is quota, not an invalid key', 401, {}, elErr('quota_exceeded', 'This request exceeds your quota of 10000. You have 0 credits remaining'), { outcome: 'quota_exhausted', code: 'quota_exceeded' }],
@@ -62,7 +62,7 @@ describe('ElevenLabs (providers.md §2, §5)', () => {
   ]);
 });
 
-describe('fal.ai (providers.md §3, §5)', () => {
+describe('fal.ai (docs/providers.md §3, §5)', () => {
   run(classifyFal, [
     ['200 images', 200, {}, { images: [] }, { outcome: 'ok' }],
     ['401 no user found', 401, {}, { detail: 'No user found for Key ID and Secret' }, { outcome: 'invalid_key' }],
@@ -83,7 +83,7 @@ describe('fal.ai (providers.md §3, §5)', () => {
 
 const kl = (code: number, message = 'x') => ({ code, message, request_id: 'r' });
 
-describe('Kling (providers.md §4, §5)', () => {
+describe('Kling (docs/providers.md §4, §5)', () => {
   run(classifyKling, [
     ['200 code 0', 200, {}, { code: 0, message: 'SUCCEED', data: {} }, { outcome: 'ok' }],
     ['401 1000 auth failed', 401, {}, kl(1000), { outcome: 'invalid_key', code: 'kling_1000' }],

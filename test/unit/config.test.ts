@@ -37,7 +37,7 @@ describe('key lists from the environment', () => {
 });
 
 describe('loadConfig', () => {
-  test('defaults per SPEC', () => {
+  test('defaults as documented', () => {
     const c = loadConfig({});
     expect(c.baseUrls).toEqual({
       openai: 'https://api.openai.com/v1',

@@ -1,5 +1,5 @@
 import { cooldownFor, disableFor, DEFAULT_COOLDOWN_POLICY as P } from '../../lambda/keys/cooldown';
-import { fullJitterDelay, overloadDelay } from '../../lambda/core/backoff';
+import { fullJitterDelay, overloadDelay } from '../../lambda/rotation/backoff';
 
 describe('cooldownFor', () => {
   test.each<[number | undefined, number, number]>([

@@ -1,9 +1,12 @@
-import { LogThrottle } from '../../lambda/observability/logger';
+import { LogThrottle } from '../../lambda/domain';
 import { bucketOf, emptyHistogram, LATENCY_ATTRS, percentile } from '../../lambda/health/histogram';
 import { Counters, emptyCounters, minuteOf } from '../../lambda/health/counters';
 import { statusOf } from '../../lambda/health/status';
 import { windowStartMinute } from '../../lambda/health/store';
-import type { PoolCounts } from '../../lambda/keys/key-pool';
+import type { PoolCounts } from '../../lambda/keys/key-lease';
+import { providerById } from '../../lambda/providers/registry';
+
+const OPENAI_TTS_OBJECTIVE_MS = providerById('openai-tts').p95ObjectiveMs;
 
 function hist(pairs: [number, number][]): number[] {
   const h = emptyHistogram();
@@ -62,11 +65,11 @@ describe('statusOf (thresholds documented in the README)', () => {
     ['some keys cooling', window(50, 50), keys(3, 2, 1, 0), 'degraded', 'some keys cooling or disabled'],
     ['window only (no pool known)', window(50, 50), undefined, 'healthy', 'within objectives'],
   ])('%s → %s', (_n, w, k, status, reason) => {
-    expect(statusOf('openai-tts', w, k)).toMatchObject({ status, reason });
+    expect(statusOf(OPENAI_TTS_OBJECTIVE_MS, w, k)).toMatchObject({ status, reason });
   });
 
   test('summary figures', () => {
-    expect(statusOf('openai-tts', window(10, 8, [[80, 8]]), keys(1, 1, 0, 0))).toMatchObject({ requests: 10, successes: 8, failures: 2, successRate: 0.8, p50Ms: 50 }); // rank 4 of 8 in (0, 100]: 50
+    expect(statusOf(OPENAI_TTS_OBJECTIVE_MS, window(10, 8, [[80, 8]]), keys(1, 1, 0, 0))).toMatchObject({ requests: 10, successes: 8, failures: 2, successRate: 0.8, p50Ms: 50 }); // rank 4 of 8 in (0, 100]: 50
   });
 });
 

@@ -1,7 +1,8 @@
 import { progressOf } from '../../lambda/jobs/progress';
 import { isJobId, newJobId } from '../../lambda/jobs/store';
-import { klingJwt, klingTaskResult, KlingTokens, redactTokens } from '../../lambda/providers/kling-video';
-import { falQueueAppPath, falQueueAudio } from '../../lambda/providers/fal-queue';
+import { klingTaskResult, redactTokens } from '../../lambda/providers/kling/video';
+import { klingJwt, KlingTokens } from '../../lambda/providers/kling/tokens';
+import { falQueueAppPath, falStableAudio } from '../../lambda/providers/fal/stable-audio';
 import { verifyKlingJwt } from '../../scripts/sandbox';
 import { KeyPool } from '../../lambda/keys/key-pool';
 
@@ -34,9 +35,9 @@ describe('job ids', () => {
 });
 
 describe('Kling', () => {
-  test('JWT HS256: iss = access key, exp 30 min, nbf 5 s back; verifies with the secret only', () => {
+  test('JWT HS256: iss = access key, exp 30 min, nbf 5 s back; verifies with the secret only', async () => {
     const now = Date.parse('2026-11-26T06:00:00Z');
-    const { token, exp } = klingJwt('AK1', 'secret-1', now);
+    const { token, exp } = await klingJwt('AK1', 'secret-1', now);
     const [h, p] = token.split('.').slice(0, 2).map((s) => JSON.parse(Buffer.from(s, 'base64url').toString()) as Record<string, unknown>);
     expect(h).toEqual({ alg: 'HS256', typ: 'JWT' });
     expect(p).toEqual({ iss: 'AK1', exp: now / 1000 + 1800, nbf: now / 1000 - 5 });
@@ -45,15 +46,15 @@ describe('Kling', () => {
     expect(verifyKlingJwt(token, new Map([['AK1', 'other-secret']]), now)).toMatchObject({ ok: false });
   });
 
-  test('tokens are cached per key until a minute before expiry', () => {
+  test('tokens are cached per key until a minute before expiry', async () => {
     let now = 1_000_000_000_000;
     const tokens = new KlingTokens(() => now);
     const lease = new KeyPool('kling', ['AK:SK'], () => now).leaseById('kling#1')!;
-    const t1 = tokens.bearer(lease);
+    const t1 = await tokens.bearer(lease);
     now += 1_000;
-    expect(tokens.bearer(lease)).toBe(t1);
+    expect(await tokens.bearer(lease)).toBe(t1);
     now += 1_740_000; // 29 min 1 s in: under a minute left
-    expect(tokens.bearer(lease)).not.toBe(t1);
+    expect(await tokens.bearer(lease)).not.toBe(t1);
   });
 
   test.each<[Record<string, unknown>, unknown]>([
@@ -72,13 +73,13 @@ describe('Kling', () => {
     expect(redactTokens('The prompt did not pass the content review.')).toBe('The prompt did not pass the content review.');
   });
 
-  test('tokens follow the key, not its position: a rebuilt key list never signs with a removed key', () => {
+  test('tokens follow the key, not its position: a rebuilt key list never signs with a removed key', async () => {
     const now = 1_000_000_000_000;
     const tokens = new KlingTokens(() => now);
     const before = new KeyPool('kling', ['OLDAK:oldsecret'], () => now).leaseById('kling#1')!;
     const after = new KeyPool('kling', ['NEWAK:newsecret'], () => now).leaseById('kling#1')!;
-    tokens.bearer(before);
-    const payload = JSON.parse(Buffer.from(tokens.bearer(after).split('.')[1], 'base64url').toString()) as { iss: string };
+    await tokens.bearer(before);
+    const payload = JSON.parse(Buffer.from((await tokens.bearer(after)).split('.')[1], 'base64url').toString()) as { iss: string };
     expect(payload.iss).toBe('NEWAK');
   });
 
@@ -97,7 +98,7 @@ describe('fal queue', () => {
   });
 
   test('submit URLs are used only on the configured queue host: our key goes nowhere else', () => {
-    const adapter = falQueueAudio('https://queue.fal.run');
+    const adapter = falStableAudio.adapter({ falQueue: 'https://queue.fal.run' }, Date.now);
     const op = adapter.create({ model: 'fal-ai/stable-audio', prompt: 'x', seconds: 5 }, 'audiogen_x');
     const decode = (b: object) => op.decode({ status: 200, headers: {}, body: b, raw: Buffer.from('') });
     expect(decode({ request_id: 'r1', status_url: 'https://queue.fal.run/fal-ai/stable-audio/requests/r1/status', response_url: 'https://queue.fal.run/fal-ai/stable-audio/requests/r1' }))

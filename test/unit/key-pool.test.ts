@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
-import { KeyPool, fingerprintOf } from '../../lambda/keys/key-pool';
+import { KeyPool } from '../../lambda/keys/key-pool';
+import { fingerprintOf } from '../../lambda/keys/key-lease';
 import { DEFAULT_COOLDOWN_POLICY } from '../../lambda/keys/cooldown';
 
 function poolOf(n: number, prefix = 'sk-test-') {

@@ -1,7 +1,7 @@
-import type { RequestSummary } from '../../lambda/core/tally';
+import type { RequestSummary } from '../../lambda/domain';
 
-/** EMF output of one request: namespace Nanobot, dimensions exactly {service, provider}, SPEC names. */
-test('one EMF line per request with the SPEC metric names', () => {
+/** EMF output of one request: namespace Nanobot, dimensions exactly {service, provider}, the documented names. */
+test('one EMF line per request with the documented metric names', () => {
   const saved = { ...process.env };
   process.env.POWERTOOLS_DEV = 'true';
   process.env.POWERTOOLS_METRICS_DISABLED = 'false';

@@ -1,4 +1,4 @@
-import { parseGoDuration, parseRetryAfter, retryAfterMsFrom } from '../../lambda/keys/retry-hints';
+import { parseGoDuration, parseRetryAfter, retryAfterMsFrom } from '../../lambda/providers/http/retry-hints';
 
 const NOW = Date.parse('2026-11-26T05:30:00Z');
 

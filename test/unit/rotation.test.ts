@@ -1,51 +1,43 @@
-import { createServer, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { withRotation } from '../../lambda/core/rotation';
+import { withRotation } from '../../lambda/rotation/loop';
+import type { RotationSettings } from '../../lambda/rotation/decide';
 import { KeyPool } from '../../lambda/keys/key-pool';
-import { openaiSpeech } from '../../lambda/providers/openai';
+import { openaiTts } from '../../lambda/providers/openai/speech';
 import { MemoryLog } from '../../lambda/observability/logger';
-import type { RotationSettings } from '../../lambda/config/env';
-import type { Operation } from '../../lambda/providers/upstream';
-import type { AudioResult } from '../../lambda/core/media';
+import { rotationLog } from '../../lambda/observability/rotation-log';
+import { AudioResult, Operation, RawAnswer, Transport, TransportError, UpstreamRequest } from '../../lambda/domain';
 
 /**
- * The rotation loop's decisions, against a scripted provider over real HTTP and a fake clock:
- * `sleep` advances the clock, so waits and backoffs are asserted without sleeping.
+ * The rotation loop's decisions, against a scripted transport (no server, no socket) and a fake
+ * clock: `sleep` advances the clock, so waits and backoffs are asserted without sleeping.
  */
 interface Scripted {
   status: number;
   headers?: Record<string, string>;
   body?: string | object;
-  delayMs?: number;
   destroy?: boolean;
 }
 
-let server: Server;
-let baseUrl: string;
+const baseUrl = 'http://provider.test/v1';
+/** Requests to this origin find nothing listening: refused, so never sent. */
+const DEAD = 'http://refused.test';
 let script: ((key: string) => Scripted)[] = [];
 let calls: string[] = [];
 
-beforeAll(async () => {
-  server = createServer((req, res) => {
-    const key = (req.headers.authorization ?? '').replace(/^Bearer /, '');
-    calls.push(key);
-    const next = script.shift() ?? ((): Scripted => ({ status: 200 }));
-    const r = next(key);
-    req.resume();
-    if (r.destroy) {
-      req.socket.destroy();
-      return;
-    }
-    setTimeout(() => {
-      const isJson = typeof r.body === 'object';
-      res.writeHead(r.status, { 'content-type': isJson ? 'application/json' : r.status === 200 ? 'audio/mpeg' : 'text/plain', ...r.headers });
-      res.end(isJson ? JSON.stringify(r.body) : (r.body ?? (r.status === 200 ? 'ID3-audio' : '')));
-    }, r.delayMs ?? 0);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-});
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+const transport: Transport = async (req: UpstreamRequest): Promise<RawAnswer> => {
+  const key = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+  calls.push(key);
+  if (req.url.startsWith(DEAD)) throw new TransportError(false, false, 'ECONNREFUSED');
+  const next = script.shift() ?? ((): Scripted => ({ status: 200 }));
+  const r = next(key);
+  if (r.destroy) throw new TransportError(true, false, 'ECONNRESET');
+  const isJson = typeof r.body === 'object';
+  const headers = { 'content-type': isJson ? 'application/json' : r.status === 200 ? 'audio/mpeg' : 'text/plain', ...r.headers };
+  const text = isJson ? JSON.stringify(r.body) : (r.body as string | undefined) ?? (r.status === 200 ? 'ID3-audio' : '');
+  const body = isJson ? (r.body as unknown) : headers['content-type'] === 'audio/mpeg' ? '' : text;
+  return { status: r.status, headers, body, raw: Buffer.from(text) };
+};
+
+const speechOp = (url = baseUrl): Operation<AudioResult> => openaiTts.operation({ openai: url }, { model: 'tts-1', input: 'hi', voice: 'alloy', response_format: 'mp3' });
 
 const SETTINGS: RotationSettings = { requestDeadlineMs: 10_000, deadlineMarginMs: 0, maxAttempts: 6, maxWaitMs: 1_000, backoffBaseMs: 200, backoffCapMs: 4_000 };
 const rate = (retryAfter?: string): Scripted => ({ status: 429, headers: retryAfter ? { 'retry-after': retryAfter } : {}, body: { error: { message: 'Rate limit reached', type: 'requests', param: null, code: 'rate_limit_exceeded' } } });
@@ -58,13 +50,13 @@ function setup(keys: string[], settings: Partial<RotationSettings> = {}, op?: Op
   const log = new MemoryLog();
   const clock = () => t;
   const pool = new KeyPool('openai', keys, clock);
-  const operation = op ?? openaiSpeech(baseUrl, { model: 'tts-1', input: 'hi', voice: 'alloy', response_format: 'mp3' });
-  const deps = { clock, log, random: () => 0.5, sleep: async (ms: number) => { slept.push(ms); t += ms; } };
+  const operation = op ?? speechOp();
+  const deps = { clock, random: () => 0.5, transport, sleep: async (ms: number) => { slept.push(ms); t += ms; } };
   const s = { ...SETTINGS, ...settings };
   return {
     pool, log, slept,
     advance: (ms: number) => (t += ms),
-    run: () => withRotation('openai-tts', operation, pool, t + s.requestDeadlineMs, s, deps),
+    run: () => withRotation('openai-tts', operation, pool, t + s.requestDeadlineMs, s, deps, rotationLog(log)),
   };
 }
 
@@ -176,7 +168,7 @@ test('a connection reset is retried when replay is safe', async () => {
 });
 
 test('a reset after sending is not replayed for operations that could charge twice', async () => {
-  const base = openaiSpeech(baseUrl, { model: 'tts-1', input: 'hi', voice: 'alloy', response_format: 'mp3' });
+  const base = speechOp();
   const { run } = setup(['sk-a', 'sk-b'], {}, { ...base, replaySafe: false });
   script = [() => ({ status: 0, destroy: true }), () => ok];
   expect(await run()).toEqual({ ok: false, attempts: 1, failure: { kind: 'outcome_unknown' } });
@@ -184,17 +176,13 @@ test('a reset after sending is not replayed for operations that could charge twi
 });
 
 test('a connection refused was never sent, so even a non-replayable operation moves on', async () => {
-  const closed = createServer();
-  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
-  const port = (closed.address() as AddressInfo).port;
-  await new Promise<void>((r) => closed.close(() => r()));
-  const dead = openaiSpeech(`http://127.0.0.1:${port}/v1`, { model: 'tts-1', input: 'hi', voice: 'alloy', response_format: 'mp3' });
+  const dead = speechOp(`${DEAD}/v1`);
   const { run } = setup(['sk-a'], { maxAttempts: 2 }, { ...dead, replaySafe: false });
   expect(await run()).toMatchObject({ ok: false, attempts: 2, failure: { kind: 'upstream_failed' } });
 });
 
 test('a malformed success is never replayed for operations that could charge twice', async () => {
-  const base = openaiSpeech(baseUrl, { model: 'tts-1', input: 'hi', voice: 'alloy', response_format: 'mp3' });
+  const base = speechOp();
   const { run } = setup(['sk-a', 'sk-b'], {}, { ...base, replaySafe: false });
   script = [() => ({ status: 200, headers: { 'content-type': 'application/json' }, body: { task: 'created, but not as we know it' } }), () => ok];
   expect(await run()).toEqual({ ok: false, attempts: 1, failure: { kind: 'outcome_unknown' } });

@@ -2,7 +2,7 @@ import * as http from 'http';
 import { AddressInfo } from 'net';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { loadSecretKeys, parseSecretKeys, SecretKeys } from '../../lambda/config/secret-keys';
-import { VENDORS } from '../../lambda/core/types';
+import { VENDORS } from '../../lambda/providers/registry';
 
 describe('parseSecretKeys', () => {
   const ok: [string, string, SecretKeys][] = [

@@ -1,6 +1,6 @@
 import { parseImages, parseSpeech } from '../../lambda/http/validation';
 import { HttpError } from '../../lambda/http/errors';
-import { falImageSize } from '../../lambda/providers/fal';
+import { falImageSize } from '../../lambda/providers/fal/flux';
 
 function refusal(fn: () => unknown): { status: number; code: string; param: string | null; message: string } {
   try {

@@ -1,0 +1,49 @@
+/**
+ * What the function's code and the infrastructure (`lib/`) must agree on, in one module both
+ * import: the routes, the metric names and namespace, the provider ids. An alarm, a dashboard or
+ * an API Gateway resource can then never point at something the runtime does not serve or emit
+ * (test/infra checks both directions).
+ */
+export { PROVIDER_IDS } from './providers/registry';
+
+/** Powertools `service` dimension and log field (`POWERTOOLS_SERVICE_NAME`). */
+export const SERVICE_NAME = 'nanobot';
+
+/** CloudWatch namespace of the EMF metrics (`POWERTOOLS_METRICS_NAMESPACE`) and of the log metric filter. */
+export const METRIC_NAMESPACE = 'Nanobot';
+
+/** EMF metric names emitted per provider with dimensions exactly `{ service, provider }`. */
+export const PROVIDER_METRICS = {
+  requests: 'Requests',
+  successes: 'Successes',
+  failures: 'Failures',
+  rateLimited: 'RateLimited',
+  keyRotations: 'KeyRotations',
+  keysDisabled: 'KeysDisabled',
+  allKeysExhausted: 'AllKeysExhausted',
+  upstreamLatency: 'UpstreamLatency',
+} as const;
+
+export interface RouteContract {
+  readonly method: 'GET' | 'POST';
+  /** API Gateway resource path; `{id}` is a path parameter. */
+  readonly path: string;
+}
+
+/** Every route the function serves; API Gateway answers anything else 404 without invoking it. */
+export const ROUTES = {
+  speech: { method: 'POST', path: '/v1/audio/speech' },
+  images: { method: 'POST', path: '/v1/images/generations' },
+  createVideo: { method: 'POST', path: '/v1/videos' },
+  getVideo: { method: 'GET', path: '/v1/videos/{id}' },
+  videoContent: { method: 'GET', path: '/v1/videos/{id}/content' },
+  createAudioGeneration: { method: 'POST', path: '/v1/audio/generations' },
+  getAudioGeneration: { method: 'GET', path: '/v1/audio/generations/{id}' },
+  health: { method: 'GET', path: '/v1/health' },
+} as const satisfies Record<string, RouteContract>;
+
+/** A route's path as the runtime's matcher: exact, with `{param}` capturing one path segment. */
+export function routePattern(path: string): RegExp {
+  const escaped = path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[a-z]+\}/gi, '([^/]+)');
+  return new RegExp(`^${escaped}$`);
+}

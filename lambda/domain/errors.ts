@@ -1,0 +1,54 @@
+/**
+ * Errors every layer may raise or read. None carries provider text: messages are ours.
+ */
+
+/** An error whose message we wrote (never input, never provider text): safe to log as it is. */
+export class OwnError extends Error {}
+
+/** A successful answer that did not decode (malformed JSON, truncated audio): the provider's fault. */
+export class MalformedAnswer extends OwnError {
+  constructor(what: string) {
+    super(`malformed provider answer: ${what}`);
+    this.name = 'MalformedAnswer';
+  }
+}
+
+/**
+ * No HTTP answer at all. `sent` says whether the request may have reached the provider: a refused
+ * connection was not sent (safe to replay anywhere); a reset or time-out after sending is unknown.
+ */
+export class TransportError extends OwnError {
+  constructor(
+    readonly sent: boolean,
+    readonly timedOut: boolean,
+    readonly causeCode: string,
+  ) {
+    super(`upstream transport error (${causeCode})`);
+    this.name = 'TransportError';
+  }
+}
+
+/**
+ * The client's request cannot be served as asked (validation): answered 400 by the HTTP layer,
+ * before any provider call. `param` names the offending field; `code` is an OpenAI-style code.
+ */
+export class InvalidRequest extends OwnError {
+  constructor(
+    message: string,
+    readonly param: string | null = null,
+    readonly code = 'invalid_value',
+  ) {
+    super(message);
+    this.name = 'InvalidRequest';
+  }
+}
+
+/**
+ * An unknown thrown value as log fields, decided once: our own errors carry our own message; any
+ * other error (a driver's, an SDK's — whose message may quote input) is named, never quoted.
+ */
+export function errorFields(err: unknown): { error: string } {
+  if (err instanceof OwnError) return { error: err.message };
+  if (err instanceof Error) return { error: err.name };
+  return { error: typeof err };
+}

@@ -1,0 +1,76 @@
+import type { ProviderName } from './ids';
+import type { Classifier } from './outcome';
+import type { KeyCredential, Operation, UpstreamRequest } from './ports';
+
+export type JobStatus = 'queued' | 'in_progress' | 'completed' | 'failed';
+export type JobObject = 'video' | 'audio.generation';
+
+export const isTerminal = (s: JobStatus) => s === 'completed' || s === 'failed';
+
+/** A long-running generation, as stored at `pk=JOB#<id>`. */
+export interface JobRecord {
+  id: string;
+  object: JobObject;
+  provider: ProviderName;
+  model: string;
+  prompt: string;
+  seconds: string;
+  size?: string;
+  /** The provider's task / request id. */
+  providerTaskId: string;
+  /** The creating key: public id and fingerprint (the fingerprint survives re-ordered key lists). */
+  keyId: string;
+  keyFingerprint: string;
+  /** fal queue: where to poll, as the submit answer said (checked to be on the configured host). */
+  statusUrl?: string;
+  responseUrl?: string;
+  status: JobStatus;
+  /** Epoch ms. */
+  createdAt: number;
+  completedAt?: number;
+  lastRefreshAt: number;
+  url?: string;
+  error?: { code: string; message: string };
+  /** Expected generation time (ms), for the progress estimate. */
+  expectedMs: number;
+}
+
+/** What the provider said about a job on one poll. */
+export type PollResult =
+  | { status: 'queued' | 'in_progress' }
+  | { status: 'completed'; url: string }
+  | { status: 'failed'; error: { code: string; message: string } };
+
+export interface Created {
+  providerTaskId: string;
+  status: JobStatus;
+  statusUrl?: string;
+  responseUrl?: string;
+}
+
+/**
+ * A provider of jobs: creation is an ordinary `Operation` (so it goes through the same rotation
+ * loop, marked not replay-safe); polling builds plain requests for one given key (never rotated),
+ * and its error answers are read by the vendor's own classifier.
+ */
+export interface JobAdapter<Req> {
+  provider: ProviderName;
+  object: JobObject;
+  expectedMs: number;
+  create(req: Req, jobId: string): Operation<Created>;
+  /** The poll's requests, in order; `interpret` reads each answer and says what to do next. */
+  poll(job: JobRecord, key: KeyCredential): PollPlan;
+}
+
+export interface PollPlan {
+  first: UpstreamRequest | Promise<UpstreamRequest>;
+  /** Given a 2xx answer to `req`, either a result or a follow-up request (fal: status, then result). */
+  interpret(body: unknown, status: number): PollResult | { next: UpstreamRequest };
+  /** The vendor's classifier for a non-2xx poll answer (e.g. Kling's token complaints re-mint it). */
+  classify: Classifier;
+}
+
+export interface JobEvents {
+  /** A job reached a terminal state (recorded once, by the container that stored the transition). */
+  jobDone(provider: ProviderName, completed: boolean, at: number): void;
+}

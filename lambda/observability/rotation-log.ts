@@ -1,0 +1,16 @@
+import type { Log } from '../domain';
+import type { RotationEvents } from '../rotation/events';
+
+/**
+ * The rotation loop's events as log lines (keys by public id only). Every line about a key switch
+ * contains `rotated`, which the log metric filter counts.
+ */
+export function rotationLog(log: Log): RotationEvents {
+  return {
+    rotated: (e) => log.info('key rotated', { ...e }),
+    keyCooling: (e) => log.warn('key rate limited', { provider: e.provider, key: e.keyId, retryAfterMs: e.retryAfterMs, hinted: e.hinted }),
+    keyDisabled: (e) => log.warn('key disabled', { provider: e.provider, key: e.keyId, reason: e.reason, reprobeInMs: e.forMs }),
+    keyResting: (e) => log.info('key resting: request budget spent', { provider: e.provider, key: e.keyId, restMs: e.restMs }),
+    backoff: (e) => log.warn('provider error, backing off', { provider: e.provider, key: e.keyId, status: e.status, code: e.code, backoffMs: e.backoffMs }),
+  };
+}

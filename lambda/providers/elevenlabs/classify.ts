@@ -1,0 +1,24 @@
+import type { Classification, UpstreamAnswer } from '../../domain';
+import { obj, safeCode } from '../http/json';
+import { retryAfterMsFrom } from '../http/retry-hints';
+
+/**
+ * ElevenLabs: both 401 and 429 are ambiguous. 401 `quota_exceeded` is an exhausted account (not a
+ * bad key); 429 `system_busy` is the platform's load (back off, any key), while
+ * `too_many_concurrent_requests` is this account's concurrency cap (rotate).
+ */
+export function classifyElevenLabs(a: UpstreamAnswer, now: number): Classification {
+  const detail = obj(obj(a.body)?.detail);
+  const code = safeCode(detail?.status) ?? safeCode(detail?.code);
+  const { status } = a;
+  if (status >= 200 && status < 300) return { outcome: 'ok' };
+  if (status === 401) {
+    return code === 'quota_exceeded' ? { outcome: 'quota_exhausted', code } : { outcome: 'invalid_key', code: code ?? 'invalid_api_key' };
+  }
+  if (status === 429) {
+    if (code === 'system_busy') return { outcome: 'overloaded', code, retryAfterMs: retryAfterMsFrom(a.headers, now) };
+    return { outcome: 'rate_limited', code: code ?? 'too_many_concurrent_requests', retryAfterMs: retryAfterMsFrom(a.headers, now) };
+  }
+  if (status === 408 || status >= 500) return { outcome: 'overloaded', code };
+  return { outcome: 'bad_request', code };
+}

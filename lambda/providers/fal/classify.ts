@@ -1,0 +1,28 @@
+import type { Classification, UpstreamAnswer } from '../../domain';
+import { obj, safeCode } from '../http/json';
+import { retryAfterMsFrom } from '../http/retry-hints';
+
+/**
+ * fal.ai: 403 "User is locked. Reason: Exhausted balance" / "Admin lock" is the account, not a
+ * request problem: disable. 429 on the sync path is the account's concurrency: rotate. Runner and
+ * timeout errors (`error_type`) are the platform's: back off — except a 504 caused by the caller's
+ * own `x-fal-request-timeout`.
+ */
+export function classifyFal(a: UpstreamAnswer, now: number): Classification {
+  const body = obj(a.body);
+  const detail = body?.detail;
+  const code = safeCode(body?.error_type) ?? safeCode(a.headers['x-fal-error-type']);
+  const { status } = a;
+  if (status >= 200 && status < 300) return { outcome: 'ok' };
+  if (status === 401) return { outcome: 'invalid_key', code: 'invalid_key' };
+  if (status === 403) {
+    if (typeof detail === 'string' && /exhausted balance|user is locked|admin lock/i.test(detail)) {
+      return { outcome: 'quota_exhausted', code: 'account_locked' };
+    }
+    return { outcome: 'bad_request', code: code ?? 'forbidden' };
+  }
+  if (status === 429) return { outcome: 'rate_limited', code: 'concurrency_limit', retryAfterMs: retryAfterMsFrom(a.headers, now) };
+  if (status === 504 && a.headers['x-fal-request-timeout-type'] === 'user') return { outcome: 'bad_request', code: 'request_timeout' };
+  if (status === 408 || status === 499 || status >= 500) return { outcome: 'overloaded', code };
+  return { outcome: 'bad_request', code: code ?? (Array.isArray(detail) ? 'validation_error' : undefined) };
+}

@@ -1,0 +1,34 @@
+import type { Classification, UpstreamAnswer } from '../../domain';
+import { retryAfterMsFrom } from '../http/retry-hints';
+import { obj } from '../http/json';
+
+/** Kling business codes (docs/providers.md) by what they mean for the key. */
+const KLING_AUTH_INVALID = new Set([1000, 1001, 1002]);
+const KLING_TOKEN_CLOCK = new Set([1003, 1004]);
+const KLING_QUOTA = new Set([1100, 1101, 1102]);
+const KLING_RATE = new Set([1302, 1303]);
+const KLING_PERMISSION = new Set([1103, 1304]);
+const KLING_OVERLOAD = new Set([5000, 5001, 5002]);
+
+/**
+ * Kling answers with an HTTP status and a business `code`; the code decides. A token that is not
+ * yet valid or expired (1003/1004) is our clock or our cache, not a bad key: re-mint and retry
+ * rather than disable. Permission and IP-whitelist problems (1103/1304) make this key useless for
+ * us, so they disable it like an invalid key.
+ */
+export function classifyKling(a: UpstreamAnswer, now: number): Classification {
+  const rawCode = obj(a.body)?.code;
+  const code = typeof rawCode === 'number' ? rawCode : Number.NaN;
+  const tag = Number.isFinite(code) ? `kling_${code}` : undefined;
+  const { status } = a;
+  if (status >= 200 && status < 300 && (code === 0 || Number.isNaN(code))) return { outcome: 'ok' };
+  if (KLING_TOKEN_CLOCK.has(code)) return { outcome: 'overloaded', code: tag };
+  if (KLING_AUTH_INVALID.has(code) || KLING_PERMISSION.has(code)) return { outcome: 'invalid_key', code: tag };
+  if (KLING_QUOTA.has(code)) return { outcome: 'quota_exhausted', code: tag };
+  if (KLING_RATE.has(code)) return { outcome: 'rate_limited', code: tag, retryAfterMs: retryAfterMsFrom(a.headers, now) };
+  if (KLING_OVERLOAD.has(code)) return { outcome: 'overloaded', code: tag };
+  if (status === 401) return { outcome: 'invalid_key', code: tag };
+  if (status === 429) return { outcome: 'rate_limited', code: tag, retryAfterMs: retryAfterMsFrom(a.headers, now) };
+  if (status === 408 || status >= 500) return { outcome: 'overloaded', code: tag };
+  return { outcome: 'bad_request', code: tag };
+}

@@ -1,0 +1,43 @@
+import type { Classification, UpstreamAnswer } from '../../domain';
+import { obj, safeCode } from '../http/json';
+import { parseGoDuration, retryAfterMsFrom } from '../http/retry-hints';
+
+/** Newer quota bodies keep `type: insufficient_quota` but vary `code` (docs/providers.md; partly unconfirmed by OpenAI). */
+const QUOTA_CODES = new Set([
+  'insufficient_quota',
+  'credit_balance_exhausted',
+  'organization_spend_limit_exceeded',
+  'project_spend_limit_exceeded',
+  'organization_usage_limit_exceeded',
+  'billing_hard_limit_reached',
+]);
+/** 429s that are the platform's load, not this key's budget. */
+const OVERLOAD_CODES = new Set(['server_is_overloaded', 'slow_down', 'engine_overloaded']);
+
+/**
+ * OpenAI: 429 is ambiguous — `rate_limit_exceeded` cools the key, `insufficient_quota` disables it
+ * (LiteLLM conflates them). Any 401 means the key is unusable.
+ */
+export function classifyOpenAI(a: UpstreamAnswer, now: number): Classification {
+  const err = obj(obj(a.body)?.error);
+  const code = safeCode(err?.code) ?? safeCode(err?.type);
+  const { status } = a;
+  if (status >= 200 && status < 300) {
+    // OpenAI reports the request budget on every answer: spent now means the next call would 429.
+    if (a.headers['x-ratelimit-remaining-requests']?.trim() === '0') {
+      const reset = parseGoDuration(a.headers['x-ratelimit-reset-requests'] ?? '');
+      if (reset !== undefined && reset > 0) return { outcome: 'ok', budgetSpentForMs: reset };
+    }
+    return { outcome: 'ok' };
+  }
+  if (status === 429) {
+    if (QUOTA_CODES.has(String(err?.code)) || QUOTA_CODES.has(String(err?.type))) {
+      return { outcome: 'quota_exhausted', code };
+    }
+    if (OVERLOAD_CODES.has(String(err?.code))) return { outcome: 'overloaded', code, retryAfterMs: retryAfterMsFrom(a.headers, now) };
+    return { outcome: 'rate_limited', code: code ?? 'rate_limit_exceeded', retryAfterMs: retryAfterMsFrom(a.headers, now) };
+  }
+  if (status === 401) return { outcome: 'invalid_key', code: code ?? 'invalid_api_key' };
+  if (status === 408 || status === 409 || status >= 500) return { outcome: 'overloaded', code };
+  return { outcome: 'bad_request', code };
+}

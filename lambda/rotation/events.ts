@@ -1,0 +1,49 @@
+import type { Outcome, ProviderName } from '../domain';
+import type { RotationReason } from './decide';
+
+export interface AttemptEvent {
+  provider: ProviderName;
+  keyId: string;
+  outcome: Outcome | 'transport_error' | 'malformed_answer';
+  status?: number;
+  latencyMs: number;
+}
+
+export interface RotationEvent {
+  provider: ProviderName;
+  reason: RotationReason;
+  fromKey: string;
+  toKey: string;
+  retryAfterMs?: number;
+}
+
+/**
+ * What the rotation loop reports, as it happens. Subscribers turn events into log lines or
+ * telemetry; the loop itself never logs. Called synchronously: a subscriber must not throw or block.
+ */
+export interface RotationEvents {
+  attempt?(e: AttemptEvent): void;
+  rotated?(e: RotationEvent): void;
+  keyCooling?(e: { provider: ProviderName; keyId: string; retryAfterMs: number; hinted: boolean }): void;
+  keyDisabled?(e: { provider: ProviderName; keyId: string; reason: 'quota_exhausted' | 'invalid_key'; forMs: number }): void;
+  keyResting?(e: { provider: ProviderName; keyId: string; restMs: number }): void;
+  backoff?(e: { provider: ProviderName; keyId: string; status?: number; code?: string; backoffMs: number }): void;
+}
+
+type Handlers = Required<RotationEvents>;
+
+/** One subscriber made of several, called in order. */
+export function fanOut(...subscribers: (RotationEvents | undefined)[]): RotationEvents {
+  const subs = subscribers.filter((s): s is RotationEvents => s !== undefined);
+  const each = <K extends keyof Handlers>(k: K) => (e: Parameters<Handlers[K]>[0]) => {
+    for (const s of subs) (s[k] as ((x: typeof e) => void) | undefined)?.(e);
+  };
+  return {
+    attempt: each('attempt'),
+    rotated: each('rotated'),
+    keyCooling: each('keyCooling'),
+    keyDisabled: each('keyDisabled'),
+    keyResting: each('keyResting'),
+    backoff: each('backoff'),
+  };
+}

@@ -1,0 +1,114 @@
+import { Failure, MalformedAnswer, Operation, RotationResult, Transport, TransportError } from '../domain';
+import type { KeyLease } from '../keys/key-lease';
+import type { KeyPool } from '../keys/key-pool';
+import { AttemptResult, decide, LoopState, RotationReason, RotationSettings } from './decide';
+import type { RotationEvents } from './events';
+
+export interface RotationDeps {
+  clock: () => number;
+  sleep: (ms: number) => Promise<void>;
+  random: () => number;
+  transport: Transport;
+}
+
+/**
+ * Runs one provider operation through its vendor's key pool inside a deadline (epoch ms): asks
+ * `decide` what to do after every step and does it — the pool marks, the waits, the events.
+ */
+export async function withRotation<T>(
+  provider: string,
+  op: Operation<T>,
+  pool: KeyPool,
+  deadline: number,
+  settings: RotationSettings,
+  deps: RotationDeps,
+  events: RotationEvents = {},
+): Promise<RotationResult<T>> {
+  const s: LoopState = { now: 0, deadline, attempts: 0, retries: 0, waitedMs: 0, lastFailure: { kind: 'upstream_failed' }, lastWasRateLimit: false, replaySafe: op.replaySafe };
+  const fail = (failure: Failure): RotationResult<T> => ({ ok: false, failure, attempts: s.attempts });
+  let pending: { fromKey: string; reason: RotationReason; retryAfterMs?: number } | undefined;
+  for (;;) {
+    s.now = deps.clock();
+    let act = decide({ kind: 'next' }, s, settings);
+    const pick = act.kind === 'pick' ? pool.pick() : undefined;
+    if (pick) act = decide({ kind: 'picked', pick }, s, settings);
+    if (act.kind === 'fail') return fail(act.failure);
+    if (act.kind === 'fail_all_cooling') return fail({ kind: 'all_keys_cooling', retryAfterMs: pool.nextUsableInMs() ?? 0 });
+    if (act.kind === 'wait') {
+      s.waitedMs += act.ms;
+      await deps.sleep(act.ms);
+      continue;
+    }
+    if (pick?.kind !== 'key') return fail(s.lastFailure); // unreachable: `decide` attempts only with a key
+    const lease = pick.lease;
+    if (pending && pending.fromKey !== lease.id) events.rotated?.({ provider, ...pending, toKey: lease.id });
+    s.attempts += 1;
+    const started = deps.clock();
+    const step = await attempt(op, lease, deadline - started, deps.transport);
+    const r = step.result;
+    events.attempt?.({ provider, keyId: lease.id, outcome: r.kind === 'answer' ? r.outcome : r.kind, status: r.kind === 'transport_error' ? undefined : r.status, latencyMs: deps.clock() - started });
+    // The attempt is over: if the key was a probe, another request may try it (marks below say more).
+    pool.settle(lease);
+    s.now = deps.clock();
+    s.lastWasRateLimit = r.kind === 'answer' && r.outcome === 'rate_limited';
+    const next = decide({ kind: 'attempted', result: r, jitter: deps.random() }, s, settings);
+    if (next.kind === 'answer') return served(pool, lease, step, s.attempts, provider, events);
+    if (next.kind !== 'switch_key' && next.kind !== 'back_off') return next.kind === 'fail' ? fail(next.failure) : fail(s.lastFailure);
+    s.lastFailure = next.failure;
+    if (next.kind === 'switch_key') {
+      pending = { fromKey: lease.id, ...takeOut(pool, lease, next.mark, next.retryAfterMs, provider, events) };
+      continue;
+    }
+    s.retries += 1;
+    events.backoff?.({ provider, keyId: lease.id, status: r.kind === 'transport_error' ? undefined : r.status, code: next.failure.kind === 'upstream_failed' ? next.failure.code : undefined, backoffMs: next.ms });
+    pending = { fromKey: lease.id, reason: 'provider_error', retryAfterMs: next.ms };
+    if (next.ms > 0) await deps.sleep(next.ms);
+  }
+}
+
+function served<T>(pool: KeyPool, lease: KeyLease, step: Step<T>, attempts: number, provider: string, events: RotationEvents): RotationResult<T> {
+  pool.markOk(lease);
+  if (step.budgetSpentForMs) {
+    const restMs = pool.markBudgetSpent(lease, step.budgetSpentForMs);
+    if (restMs > 0) events.keyResting?.({ provider, keyId: lease.id, restMs });
+  }
+  return { ok: true, value: step.value as T, attempts, keyId: lease.id, keyFingerprint: lease.fingerprint };
+}
+
+/** Cools or disables the key; returns why and for how long, for the `rotated` event that follows. */
+function takeOut(pool: KeyPool, lease: KeyLease, mark: 'rate_limited' | 'quota_exhausted' | 'invalid_key', hintMs: number | undefined, provider: string, events: RotationEvents) {
+  if (mark === 'rate_limited') {
+    const retryAfterMs = pool.markRateLimited(lease, hintMs);
+    events.keyCooling?.({ provider, keyId: lease.id, retryAfterMs, hinted: hintMs !== undefined });
+    return { reason: mark, retryAfterMs };
+  }
+  const forMs = pool.markDisabled(lease, mark);
+  events.keyDisabled?.({ provider, keyId: lease.id, reason: mark, forMs });
+  return { reason: mark, retryAfterMs: forMs };
+}
+
+interface Step<T> {
+  result: AttemptResult;
+  value?: T;
+  budgetSpentForMs?: number;
+}
+
+async function attempt<T>(op: Operation<T>, lease: KeyLease, budgetMs: number, transport: Transport): Promise<Step<T>> {
+  let answer;
+  try {
+    answer = await transport(await op.request(lease), budgetMs);
+  } catch (err) {
+    if (err instanceof TransportError) return { result: { kind: 'transport_error', sent: err.sent, timedOut: err.timedOut, code: err.causeCode } };
+    throw err;
+  }
+  // Wall time, not the injected clock: HTTP-date hints are wall-clock dates.
+  const c = op.classify(answer, Date.now());
+  const result: AttemptResult = { kind: 'answer', outcome: c.outcome, status: answer.status, code: c.code, retryAfterMs: c.retryAfterMs };
+  if (c.outcome !== 'ok') return { result };
+  try {
+    return { result, value: op.decode(answer), budgetSpentForMs: c.budgetSpentForMs };
+  } catch (err) {
+    if (err instanceof MalformedAnswer) return { result: { kind: 'malformed_answer', status: answer.status } };
+    throw err;
+  }
+}
