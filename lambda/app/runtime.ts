@@ -1,5 +1,6 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { RouteContract } from '../contracts';
 import { errorFields } from '../domain';
 import type { GatewayConfig } from '../config/env';
 import { DEFAULT_FLUSH_POLICY, FlushPolicy, HealthFlusher } from '../health/flusher';
@@ -22,6 +23,8 @@ export interface Runtime {
   gateway: Gateway;
   pools: KeyPools;
   app: ProxyHandler;
+  /** Every route the app serves (method and path). */
+  routes: RouteContract[];
   recorder: HealthRecorder;
   store: HealthStore;
   flusher: HealthFlusher;
@@ -71,5 +74,5 @@ export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runt
   const afterResponse = async () => {
     await Promise.all([flusher.flushIfDue(), jobs.flushUnsaved(), keyState?.settle()]);
   };
-  return { gateway, pools, app, recorder, store, flusher, metrics, ddb, jobs, keyState, afterResponse };
+  return { gateway, pools, app, routes: routes.map(({ method, path }) => ({ method, path })), recorder, store, flusher, metrics, ddb, jobs, keyState, afterResponse };
 }

@@ -1,6 +1,10 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { BINARY_MEDIA_TYPES, MEDIA_ROUTES } from '../../lib/constructs/media-api';
 import { resourcesOf, Synthesized, synthNanobot } from './synth';
+import { createRuntime } from '../../lambda/app/runtime';
+import { realTime } from '../../lambda/app/gateway';
+import { loadConfig } from '../../lambda/config/env';
+import { MemoryLog } from '../../lambda/observability/logger';
 
 let s: Synthesized;
 beforeAll(() => {
@@ -68,6 +72,14 @@ describe('MediaApi', () => {
     for (const m of found.values()) {
       expect(m.Integration).toMatchObject({ Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' });
     }
+  });
+
+  it('serves exactly what the runtime serves: no route without a resource, no resource without a route', () => {
+    const runtime = createRuntime(loadConfig({ DYNAMODB_ENDPOINT: 'http://127.0.0.1:9' }), { ...realTime, log: new MemoryLog() });
+    const served = runtime.routes.map((r) => `${r.method} ${r.path}`).sort();
+    runtime.ddb.destroy();
+    expect(served.length).toBeGreaterThan(0);
+    expect([...methods().keys()].sort()).toEqual(served);
   });
 
   it('requires an API key on every method', () => {
