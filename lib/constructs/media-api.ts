@@ -7,6 +7,7 @@ import {
   LambdaIntegration,
   LogGroupLogDestination,
   MethodLoggingLevel,
+  Period,
   RequestValidator,
   ResponseType,
   RestApi,
@@ -20,6 +21,12 @@ export interface MediaApiProps {
   readonly handler: IFunction;
   /** Usage-plan throttle per API key. */
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * Usage-plan quota per API key: requests per day, week or month. Past it, API Gateway answers
+   * 429 (QUOTA_EXCEEDED, in the OpenAI error shape) until the period rolls over.
+   * @default no quota
+   */
+  readonly quota?: { readonly limit: number; readonly period: 'DAY' | 'WEEK' | 'MONTH' };
   /** @default 'nanobot' */
   readonly restApiName?: string;
   /** @default 'prod' */
@@ -192,6 +199,7 @@ export class MediaApi extends Construct {
       name: restApiName,
       description: 'Per-key throttling of the nanobot media gateway',
       throttle: props.throttle,
+      quota: props.quota && { limit: props.quota.limit, period: Period[props.quota.period] },
       apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
     });
     this.usagePlan.addApiKey(this.apiKey);
