@@ -160,10 +160,19 @@ describe('alarm notifications can be delivered', () => {
     }
   });
 
-  it('publishing without TLS is still denied to everyone, CloudWatch included', () => {
+  it('publishing without TLS stays denied to every principal, CloudWatch included', () => {
     for (const a of alarmActions()) {
       const insecure = { ...fromAlarm(a.alarmArn), 'aws:SecureTransport': 'false' };
-      expect(decide(template, topicPolicy(a.topicId), publish(a.topicId, insecure))).toBe('explicit-deny');
+      for (const servicePrincipal of [CLOUDWATCH, 'events.amazonaws.com']) {
+        const request = { ...publish(a.topicId, insecure), servicePrincipal };
+        expect({ servicePrincipal, decision: decide(template, topicPolicy(a.topicId), request) }).toEqual({
+          servicePrincipal,
+          decision: 'explicit-deny',
+        });
+      }
+      // The Deny names every principal, not only the ones tried here.
+      const denies = topicPolicy(a.topicId).filter((st) => st.Effect === 'Deny');
+      expect(denies).toEqual([expect.objectContaining({ Principal: '*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]);
     }
   });
 });
