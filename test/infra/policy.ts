@@ -131,7 +131,7 @@ function conditionsHold(template: TemplateJson, condition: PolicyStatement['Cond
 }
 
 /** The statements of a policy document that apply to the request. */
-export function matchingStatements(template: TemplateJson, statements: PolicyStatement[], request: PolicyRequest): PolicyStatement[] {
+function matchingStatements(template: TemplateJson, statements: PolicyStatement[], request: PolicyRequest): PolicyStatement[] {
   return statements.filter((st) => {
     for (const unsupported of ['NotAction', 'NotPrincipal', 'NotResource']) {
       if (unsupported in st) throw new Error(`${unsupported} is not modelled`);
