@@ -42,11 +42,16 @@ export class NanobotStack extends Stack {
       table: this.table,
       providerKeys: this.providerKeys,
       entry: props.handlerEntry,
+      reservedConcurrentExecutions: settings.reservedConcurrency,
     });
     this.api = new MediaApi(this, 'MediaApi', {
       restApiName: PHYSICAL_NAMES.api,
       handler: this.media.function,
       throttle: { rateLimit: settings.throttleRate, burstLimit: settings.throttleBurst },
+      quota:
+        settings.usageQuotaLimit !== undefined && settings.usageQuotaPeriod !== undefined
+          ? { limit: settings.usageQuotaLimit, period: settings.usageQuotaPeriod }
+          : undefined,
     });
 
     const metrics = new ProviderMetrics();

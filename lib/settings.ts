@@ -18,7 +18,20 @@ export interface NanobotSettings {
   readonly failureRatioMinRequests: number;
   /** p95 function duration (ms) over 5 minutes that raises the latency alarm. */
   readonly latencyP95AlarmMs: number;
+  /**
+   * Concurrent executions reserved for (and capping) the function; none when unset. Requests above
+   * it are throttled by Lambda and answered 5xx by API Gateway (alarm `nanobot-function-throttles`).
+   */
+  readonly reservedConcurrency?: number;
+  /** Usage-plan quota: requests per API key per {@link usageQuotaPeriod}; no quota when unset. */
+  readonly usageQuotaLimit?: number;
+  /** Period of {@link usageQuotaLimit}; given together with it. */
+  readonly usageQuotaPeriod?: QuotaPeriod;
 }
+
+/** Usage-plan quota periods API Gateway accepts. */
+export const QUOTA_PERIODS = ['DAY', 'WEEK', 'MONTH'] as const;
+export type QuotaPeriod = (typeof QUOTA_PERIODS)[number];
 
 export const DEFAULT_SETTINGS: NanobotSettings = {
   // One internal client (the chatweb.ai backend); TTS/image calls take seconds, so 25 rps is far
@@ -43,6 +56,9 @@ export const CONTEXT_KEYS = {
   failureRatioThreshold: 'failureRatioThreshold',
   failureRatioMinRequests: 'failureRatioMinRequests',
   latencyP95AlarmMs: 'latencyP95AlarmMs',
+  reservedConcurrency: 'reservedConcurrency',
+  usageQuotaLimit: 'usageQuotaLimit',
+  usageQuotaPeriod: 'usageQuotaPeriod',
 } as const satisfies Record<keyof NanobotSettings, string>;
 
 /** Reads a context value; `undefined` when the key is absent. */
@@ -70,23 +86,39 @@ export function parseSettings(read: ContextReader): NanobotSettings {
       min: 100,
       integer: true,
     }),
+    // 0 would stop the function altogether; Lambda itself refuses a value that leaves the account
+    // fewer than 100 unreserved executions, which only the deploy can know.
+    reservedConcurrency: optionalNum(read, CONTEXT_KEYS.reservedConcurrency, { min: 1, integer: true }),
+    usageQuotaLimit: optionalNum(read, CONTEXT_KEYS.usageQuotaLimit, { min: 1, integer: true }),
+    usageQuotaPeriod: oneOf(read, CONTEXT_KEYS.usageQuotaPeriod, QUOTA_PERIODS),
   };
   if (settings.throttleBurst < settings.throttleRate) {
     throw new Error(
       `context ${CONTEXT_KEYS.throttleBurst} (${settings.throttleBurst}) must be at least ${CONTEXT_KEYS.throttleRate} (${settings.throttleRate})`,
     );
   }
+  if ((settings.usageQuotaLimit === undefined) !== (settings.usageQuotaPeriod === undefined)) {
+    throw new Error(`context ${CONTEXT_KEYS.usageQuotaLimit} and ${CONTEXT_KEYS.usageQuotaPeriod} go together: set both or neither`);
+  }
   return settings;
 }
 
-function num(
-  read: ContextReader,
-  key: string,
-  fallback: number,
-  range: { min: number; max?: number; integer?: boolean },
-): number {
+const isUnset = (raw: unknown): boolean => raw === undefined || raw === null || raw === '';
+
+interface NumberRange {
+  min: number;
+  max?: number;
+  integer?: boolean;
+}
+
+function num(read: ContextReader, key: string, fallback: number, range: NumberRange): number {
+  return optionalNum(read, key, range) ?? fallback;
+}
+
+/** A number in `range`, or undefined when the key is unset (a setting that is off by default). */
+function optionalNum(read: ContextReader, key: string, range: NumberRange): number | undefined {
   const raw = read(key);
-  if (raw === undefined || raw === null || raw === '') return fallback;
+  if (isUnset(raw)) return undefined;
   const value = typeof raw === 'number' ? raw : typeof raw === 'string' ? Number(raw.trim()) : NaN;
   const bounds = range.max === undefined ? `≥ ${range.min}` : `between ${range.min} and ${range.max}`;
   if (
@@ -100,9 +132,19 @@ function num(
   return value;
 }
 
+/** One of `values`, case-insensitive (`-c usageQuotaPeriod=month`); undefined when unset. */
+function oneOf<T extends string>(read: ContextReader, key: string, values: readonly T[]): T | undefined {
+  const raw = read(key);
+  if (isUnset(raw)) return undefined;
+  const value = typeof raw === 'string' ? raw.trim().toUpperCase() : undefined;
+  const found = values.find((v) => v === value);
+  if (!found) throw new Error(`context ${key} must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`);
+  return found;
+}
+
 function email(read: ContextReader, key: string): string | undefined {
   const raw = read(key);
-  if (raw === undefined || raw === null || raw === '') return undefined;
+  if (isUnset(raw)) return undefined;
   if (typeof raw !== 'string' || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(raw.trim())) {
     throw new Error(`context ${key} must be an email address`);
   }

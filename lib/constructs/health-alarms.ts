@@ -1,4 +1,4 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   Alarm,
   ComparisonOperator,
@@ -9,7 +9,7 @@ import {
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { FilterPattern, ILogGroup, MetricFilter } from 'aws-cdk-lib/aws-logs';
@@ -59,6 +59,23 @@ export class HealthAlarms extends Construct {
     this.prefix = props.alarmPrefix ?? 'nanobot';
     const m = props.metrics;
 
+    // CloudWatch publishes an alarm's notification as the service principal, on behalf of the
+    // alarm. Both grants below hold only for this account's alarms named with our prefix, so no
+    // other account's alarm can use CloudWatch to publish here (confused deputy).
+    const cloudWatch = new ServicePrincipal('cloudwatch.amazonaws.com');
+    const stack = Stack.of(this);
+    const fromOurAlarms = {
+      StringEquals: { 'aws:SourceAccount': stack.account },
+      ArnLike: {
+        'aws:SourceArn': stack.formatArn({
+          service: 'cloudwatch',
+          resource: 'alarm',
+          resourceName: `${this.prefix}-*`,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      },
+    };
+
     // Customer-managed key: CloudWatch can publish to an encrypted topic only if the key policy
     // lets cloudwatch.amazonaws.com use the key, which the AWS-managed aws/sns key never does.
     const key = new Key(this, 'TopicKey', {
@@ -66,13 +83,32 @@ export class HealthAlarms extends Construct {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    key.grant(new ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    key.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsToUseTheKey',
+        principals: [cloudWatch],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: fromOurAlarms,
+      }),
+    );
     this.topic = new Topic(this, 'Topic', {
       topicName: props.topicName ?? 'nanobot-alarms',
       displayName: 'nanobot alarms',
       masterKey: key,
       enforceSSL: true,
     });
+    // enforceSSL writes an AWS::SNS::TopicPolicy, which replaces the topic's default policy: without
+    // this Allow, the policy holds only the TLS Deny and every alarm notification is refused.
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsToPublish',
+        principals: [cloudWatch],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: fromOurAlarms,
+      }),
+    );
     if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
     this.action = new SnsAction(this.topic);
 

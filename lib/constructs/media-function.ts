@@ -44,6 +44,11 @@ export interface MediaFunctionProps {
   readonly requestDeadline?: Duration;
   /** @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
+  /**
+   * Concurrent executions reserved for the function, which are also its ceiling.
+   * @default none (the function shares the account's unreserved concurrency)
+   */
+  readonly reservedConcurrentExecutions?: number;
 }
 
 /**
@@ -91,6 +96,7 @@ export class MediaFunction extends Construct {
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       role,
       logGroup: this.logGroup,
       environment: {

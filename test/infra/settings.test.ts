@@ -7,6 +7,8 @@ describe('parseSettings (CDK context → NanobotSettings)', () => {
     expect(from({})).toEqual(DEFAULT_SETTINGS);
     expect(DEFAULT_SETTINGS).toMatchObject({ throttleRate: 25, throttleBurst: 50, rotationAlarmThreshold: 20 });
     expect(DEFAULT_SETTINGS.alarmEmail).toBeUndefined();
+    // Off by default: no reserved concurrency, no usage quota.
+    expect(from({})).toMatchObject({ reservedConcurrency: undefined, usageQuotaLimit: undefined, usageQuotaPeriod: undefined });
   });
 
   it.each([
@@ -18,6 +20,10 @@ describe('parseSettings (CDK context → NanobotSettings)', () => {
     ['the rotation threshold', { rotationAlarmThreshold: '7' }, { rotationAlarmThreshold: 7 }],
     ['the failure ratio knobs', { failureRatioThreshold: '0.25', failureRatioMinRequests: 3 }, { failureRatioThreshold: 0.25, failureRatioMinRequests: 3 }],
     ['the latency threshold', { latencyP95AlarmMs: '15000' }, { latencyP95AlarmMs: 15000 }],
+    ['reserved concurrency', { reservedConcurrency: '20' }, { reservedConcurrency: 20 }],
+    ['an empty reserved concurrency (none)', { reservedConcurrency: '' }, { reservedConcurrency: undefined }],
+    ['a usage quota', { usageQuotaLimit: '100000', usageQuotaPeriod: 'MONTH' }, { usageQuotaLimit: 100000, usageQuotaPeriod: 'MONTH' }],
+    ['a lower-case quota period', { usageQuotaLimit: 500, usageQuotaPeriod: ' day ' }, { usageQuotaLimit: 500, usageQuotaPeriod: 'DAY' }],
   ])('accepts %s', (_name, ctx, expected) => {
     expect(from(ctx)).toEqual({ ...DEFAULT_SETTINGS, ...expected });
   });
@@ -30,6 +36,12 @@ describe('parseSettings (CDK context → NanobotSettings)', () => {
     ['a ratio above 1', { failureRatioThreshold: '1.5' }, /context failureRatioThreshold must be a number between 0.01 and 1/],
     ['a negative threshold', { rotationAlarmThreshold: '-1' }, /context rotationAlarmThreshold must be an integer ≥ 1/],
     ['a malformed email', { alarmEmail: 'ops-at-example' }, /context alarmEmail must be an email address/],
+    ['a zero reserved concurrency', { reservedConcurrency: '0' }, /context reservedConcurrency must be an integer ≥ 1, got "0"/],
+    ['a fractional reserved concurrency', { reservedConcurrency: 2.5 }, /context reservedConcurrency must be an integer ≥ 1/],
+    ['a non-numeric quota', { usageQuotaLimit: 'lots', usageQuotaPeriod: 'DAY' }, /context usageQuotaLimit must be an integer ≥ 1, got "lots"/],
+    ['an unknown quota period', { usageQuotaLimit: 10, usageQuotaPeriod: 'YEAR' }, /context usageQuotaPeriod must be one of DAY, WEEK, MONTH, got "YEAR"/],
+    ['a quota limit without a period', { usageQuotaLimit: 10 }, /usageQuotaLimit and usageQuotaPeriod go together/],
+    ['a quota period without a limit', { usageQuotaPeriod: 'WEEK' }, /usageQuotaLimit and usageQuotaPeriod go together/],
   ])('rejects %s, naming the context key', (_name, ctx, message) => {
     expect(() => from(ctx)).toThrow(message);
   });
