@@ -379,7 +379,8 @@ export function createFalPlatform(core: SandboxCore): VendorModule {
   const billing: Route['handle'] = (ex, key) => {
     const rule = core.ruleFor('fal', key);
     const expand = ex.query.getAll('expand').flatMap((v) => v.split(','));
-    const out: Record<string, unknown> = { username: `sandbox-${key.slice(0, Math.max(1, key.indexOf(':'))).toLowerCase()}` };
+    // An account name derived from the key, never a fragment of it.
+    const out: Record<string, unknown> = { username: `sandbox-team-${hash32(`account:${key}`).toString(36)}` };
     if (expand.includes('credits')) {
       out.credits = { current_balance: rule.state === 'quota' ? 0 : (rule.account?.creditBalance ?? DEFAULT_FAL_BALANCE), currency: 'USD' };
     }
