@@ -116,3 +116,149 @@ export function melody(seed: string, notes: number): number[] {
   }
   return out;
 }
+
+/** Speech pace the sandbox assumes: about 15 characters per second of audio at speed 1. */
+export const CHARS_PER_SECOND = 15;
+
+/** Seconds of speech for `chars` characters spoken at `speed`. */
+export function speechSeconds(chars: number, speed = 1): number {
+  return chars / CHARS_PER_SECOND / (speed > 0 ? speed : 1);
+}
+
+/** A body read lazily, so a 50 MB answer never sits in memory whole. Reads must be deterministic. */
+export interface ByteSource {
+  readonly length: number;
+  /** Bytes [offset, offset + size) clipped to the length. */
+  read(offset: number, size: number): Buffer;
+}
+
+export function bufferSource(buf: Buffer): ByteSource {
+  return { length: buf.length, read: (o, n) => buf.subarray(Math.min(o, buf.length), Math.min(buf.length, o + n)) };
+}
+
+export function concatSources(parts: ByteSource[]): ByteSource {
+  const length = parts.reduce((n, p) => n + p.length, 0);
+  return {
+    length,
+    read(offset, size) {
+      const out: Buffer[] = [];
+      let start = offset;
+      let left = Math.min(size, length - offset);
+      let base = 0;
+      for (const p of parts) {
+        if (left <= 0) break;
+        if (start < base + p.length) {
+          const piece = p.read(start - base, Math.min(left, base + p.length - start));
+          out.push(piece);
+          start += piece.length;
+          left -= piece.length;
+        }
+        base += p.length;
+      }
+      return Buffer.concat(out);
+    },
+  };
+}
+
+/** `unit` repeated back to back, cut at exactly `length` bytes. */
+export function repeatSource(unit: Buffer, length: number): ByteSource {
+  return {
+    length,
+    read(offset, size) {
+      const end = Math.min(length, offset + size);
+      const out: Buffer[] = [];
+      for (let at = offset; at < end; ) {
+        const inUnit = at % unit.length;
+        const take = Math.min(unit.length - inUnit, end - at);
+        out.push(unit.subarray(inUnit, inUnit + take));
+        at += take;
+      }
+      return Buffer.concat(out);
+    },
+  };
+}
+
+const SCALE = [261.63, 293.66, 329.63, 392.0, 440.0, 523.25, 587.33, 659.25];
+const noteBlocks = new Map<string, Buffer>();
+
+function noteBlock(sampleRate: number, freq: number): Buffer {
+  const id = `${sampleRate}:${freq}`;
+  let b = noteBlocks.get(id);
+  if (!b) {
+    b = pcm16({ sampleRate, seconds: 1, freqs: [freq], amplitude: 0.3 });
+    noteBlocks.set(id, b);
+  }
+  return b;
+}
+
+/** 16-bit mono PCM of `length` bytes: one-second notes, the sequence chosen by `seed`. */
+export function pcmSource(sampleRate: number, length: number, seed: string): ByteSource {
+  const block = sampleRate * 2;
+  let h = 2166136261;
+  for (const ch of seed) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
+  const noteOf = (i: number): number => SCALE[(Math.imul(h ^ (i + 1), 2654435761) >>> 0) % SCALE.length] ?? 440;
+  return {
+    length,
+    read(offset, size) {
+      const end = Math.min(length, offset + size);
+      const out: Buffer[] = [];
+      for (let at = offset; at < end; ) {
+        const i = Math.floor(at / block);
+        const inBlock = at - i * block;
+        const take = Math.min(block - inBlock, end - at);
+        out.push(noteBlock(sampleRate, noteOf(i)).subarray(inBlock, inBlock + take));
+        at += take;
+      }
+      return Buffer.concat(out);
+    },
+  };
+}
+
+/** G.711 of a PCM source: one output byte per input sample. */
+function g711Source(pcm: ByteSource, encode: (b: Buffer) => Buffer): ByteSource {
+  return { length: pcm.length >> 1, read: (o, n) => encode(pcm.read(o * 2, n * 2)) };
+}
+
+/** Bytes before the first FLAC frame ("fLaC" + metadata blocks): kept once when the tone is repeated. */
+export function flacHeaderLength(flac: Buffer): number {
+  let at = 4;
+  for (;;) {
+    const h = flac[at] ?? 0x80;
+    const len = flac.readUIntBE(at + 1, 3);
+    at += 4 + len;
+    if (h & 0x80 || at >= flac.length) return Math.min(at, flac.length);
+  }
+}
+
+export type AudioCodec = 'pcm' | 'wav' | 'mp3' | 'opus' | 'aac' | 'flac' | 'ulaw' | 'alaw';
+
+/**
+ * A speech body of exactly `bytes` bytes. pcm/wav/G.711 are synthesised (a note per second, chosen by
+ * `seed`; wav with a header that declares the data that follows); the compressed formats repeat the
+ * pre-encoded tone (FLAC: its frames after one header) and are cut at `bytes`.
+ */
+export function sizedAudio(codec: AudioCodec, sampleRate: number, bytes: number, seed: string): ByteSource {
+  switch (codec) {
+    case 'pcm':
+      return pcmSource(sampleRate, bytes, seed);
+    case 'wav': {
+      const data = Math.max(0, bytes - 44);
+      return concatSources([bufferSource(wavHeader(sampleRate, data)), pcmSource(sampleRate, data, seed)]);
+    }
+    case 'ulaw':
+      return g711Source(pcmSource(8000, bytes * 2, seed), muLaw);
+    case 'alaw':
+      return g711Source(pcmSource(8000, bytes * 2, seed), aLaw);
+    case 'opus':
+      return repeatSource(OGG_OPUS_TONE, bytes);
+    case 'aac':
+      return repeatSource(AAC_TONE, bytes);
+    case 'flac': {
+      const head = flacHeaderLength(FLAC_TONE);
+      const frames = FLAC_TONE.subarray(head);
+      return concatSources([bufferSource(FLAC_TONE.subarray(0, Math.min(head, bytes))), repeatSource(frames, Math.max(0, bytes - head))]);
+    }
+    default:
+      return repeatSource(MP3_TONE, bytes);
+  }
+}

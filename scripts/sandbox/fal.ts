@@ -9,10 +9,13 @@
  * client that polls `/fal-ai/flux/dev/requests/{id}/status` gets 404.
  * Apps: fal-ai/flux/dev, fal-ai/flux/schnell, fal-ai/stable-audio.
  * Auth `Authorization: Key <id:secret>`; header x-fal-request-id.
+ * A third module imitates the platform API (`<root>/fal-api/v1`, like https://api.fal.ai/v1):
+ *   GET /v1/account/billing[?expand=credits] -> {username, credits?:{current_balance, currency}} (probe)
+ *   with its own error shape `{"error":{"type","message"}}`.
  */
 import { retryHeaders } from './limits';
 import { musicWavSize, clampAudioSeconds } from './files';
-import type { ErrorFault, Exchange, Route, SandboxCore, VendorModule } from './server';
+import { echoText, headerSafe, type EchoFault, type ErrorFault, type Exchange, type Route, type SandboxCore, type VendorModule } from './server';
 import { hash32, isRecord, randomAlnum, uuid } from './util';
 
 export const FAL_KEY_PATTERN = /^[A-Za-z0-9_-]{4,}:[A-Za-z0-9_-]{8,}$/;
@@ -139,8 +142,23 @@ interface QueueJob {
   cancelled: boolean;
 }
 
+/** The parts of a fal key an echo canary may name. */
+function falEcho(fault: EchoFault, key: string): string {
+  const i = key.indexOf(':');
+  return echoText(fault, { key, secret: i > 0 ? key.slice(i + 1) : '' });
+}
+
+/** An app the key may not call (KeyRule.restrict.deniedModels): 403 that is not an account lock. */
+function deniedApp(core: SandboxCore, ex: Exchange, key: string, app: string): boolean {
+  if (!core.ruleFor('fal', key).restrict?.deniedModels?.includes(app)) return false;
+  ex.sendJson(403, { detail: `Access denied: this key is not allowed to use the application ${app}.` });
+  return true;
+}
+
 /** Shared auth and error answers of both fal modules. */
-function falCommon(core: SandboxCore): Pick<VendorModule, 'vendor' | 'requestIdHeader' | 'newRequestId' | 'authenticate' | 'notFound' | 'invalidKey' | 'quota' | 'rateLimited' | 'fault'> {
+function falCommon(
+  core: SandboxCore,
+): Pick<VendorModule, 'vendor' | 'requestIdHeader' | 'newRequestId' | 'authenticate' | 'notFound' | 'invalidKey' | 'quota' | 'rateLimited' | 'fault' | 'echo' | 'concurrencyLimited'> {
   const invalidKey = (ex: Exchange): void => {
     const missingAuth = (ex.header('authorization') ?? '') === '';
     ex.sendJson(401, { detail: missingAuth ? 'Authentication is required to access this application.' : 'No user found for Key ID and Secret' });
@@ -148,8 +166,8 @@ function falCommon(core: SandboxCore): Pick<VendorModule, 'vendor' | 'requestIdH
   const quota = (ex: Exchange): void => {
     ex.sendJson(403, { detail: 'User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing.' });
   };
-  const tooMany = (ex: Exchange, key: string, retryAfterMs: number): void => {
-    const max = core.limitFor('fal', key)?.calls ?? 2;
+  const tooMany = (ex: Exchange, key: string, retryAfterMs: number, concurrent?: number): void => {
+    const max = concurrent ?? core.limitFor('fal', key)?.calls ?? 2;
     ex.sendJson(429, { detail: `Too many concurrent requests: your account is limited to ${max} concurrent requests.` }, { headers: retryHeaders(core.hintFor('fal', key), retryAfterMs, core.now(), false) });
   };
   const infra = (ex: Exchange, status: number, errorType: string, message: string): void => {
@@ -173,6 +191,14 @@ function falCommon(core: SandboxCore): Pick<VendorModule, 'vendor' | 'requestIdH
     quota,
     rateLimited(ex, key, verdict) {
       tooMany(ex, key, verdict.resetMs);
+    },
+    concurrencyLimited(ex, key, _current, max) {
+      tooMany(ex, key, 1000, max);
+    },
+    echo(ex, fault, key) {
+      const t = falEcho(fault, key);
+      const h = headerSafe(t);
+      ex.sendJson(fault.status ?? 500, { detail: t, error_type: t }, { headers: { 'x-fal-error-type': h, 'x-fal-request-id': h } });
     },
     fault(ex, fault: ErrorFault, key) {
       if (fault.kind === 'concurrency') return tooMany(ex, key, 1000);
@@ -223,8 +249,9 @@ function runInput(core: SandboxCore, app: string, ex: Exchange): { ok: true; out
 
 export function createFalSync(core: SandboxCore): VendorModule {
   const common = falCommon(core);
-  const run: Route['handle'] = (ex) => {
+  const run: Route['handle'] = (ex, key) => {
     const app = ex.params.app ?? '';
+    if (deniedApp(core, ex, key, app)) return;
     const r = runInput(core, app, ex);
     if (!r) return;
     ex.sendJson(200, r.output);
@@ -267,6 +294,7 @@ export function createFalQueue(core: SandboxCore): FalQueueModule {
 
   const submit: Route['handle'] = (ex, key) => {
     const app = ex.params.app ?? '';
+    if (deniedApp(core, ex, key, app)) return;
     const r = runInput(core, app, ex);
     if (!r) return;
     const [owner = '', name = ''] = app.split('/');
@@ -334,5 +362,72 @@ export function createFalQueue(core: SandboxCore): FalQueueModule {
       jobs.clear();
     },
     jobCount: () => jobs.size,
+  };
+}
+
+/** Default credits.current_balance (USD) of a sandbox fal key. */
+export const DEFAULT_FAL_BALANCE = 24.5;
+
+/** fal's platform API (https://api.fal.ai/v1): same keys and fault queue as the other fal bases. */
+export function createFalPlatform(core: SandboxCore): VendorModule {
+  const common = falCommon(core);
+  const error = (ex: Exchange, status: number, type: string, message: string, headers: Record<string, string> = {}): void => {
+    ex.sendJson(status, { error: { type, message } }, { headers });
+  };
+  const invalidKey = (ex: Exchange): void => error(ex, 401, 'authorization_error', 'Invalid API key or malformed Authorization header');
+
+  const billing: Route['handle'] = (ex, key) => {
+    const rule = core.ruleFor('fal', key);
+    const expand = ex.query.getAll('expand').flatMap((v) => v.split(','));
+    // An account name derived from the key, never a fragment of it.
+    const out: Record<string, unknown> = { username: `sandbox-team-${hash32(`account:${key}`).toString(36)}` };
+    if (expand.includes('credits')) {
+      out.credits = { current_balance: rule.state === 'quota' ? 0 : (rule.account?.creditBalance ?? DEFAULT_FAL_BALANCE), currency: 'USD' };
+    }
+    ex.sendJson(200, out);
+  };
+
+  return {
+    ...common,
+    prefix: '/fal-api',
+    match(method, path): Route | null {
+      if (method === 'GET' && (path === '/v1/account/billing' || path === '/v1/account/billing/')) {
+        return { kind: 'json', limited: false, params: {}, handle: billing, scope: 'billing:usage:read', probe: true };
+      }
+      return null;
+    },
+    authenticate(ex) {
+      const r = common.authenticate(ex);
+      return r.ok ? r : { ok: false, key: r.key, reply: invalidKey };
+    },
+    notFound(ex) {
+      error(ex, 404, 'not_found', 'Not Found');
+    },
+    invalidKey,
+    quota(ex) {
+      error(ex, 403, 'authorization_error', 'User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing.');
+    },
+    rateLimited(ex, key, verdict) {
+      error(ex, 429, 'rate_limited', 'Too many requests', retryHeaders(core.hintFor('fal', key), verdict.resetMs, core.now(), false));
+    },
+    missingScope(ex, _key, scope, status) {
+      error(ex, status ?? 403, 'authorization_error', `This API key does not have the ${scope} permission required by this endpoint (an ADMIN key or a key with billing access is needed).`);
+    },
+    echo(ex, fault, key) {
+      const t = falEcho(fault, key);
+      const h = headerSafe(t);
+      ex.sendJson(fault.status ?? 500, { error: { type: t, message: t }, detail: t, error_type: t }, { headers: { 'x-fal-error-type': h, 'x-fal-request-id': h } });
+    },
+    fault(ex, fault: ErrorFault, key) {
+      if (fault.kind === 'concurrency' || (fault.kind === 'status' && fault.status === 429)) {
+        return error(ex, 429, 'rate_limited', 'Too many requests', retryHeaders(core.hintFor('fal', key), 1000, core.now(), false));
+      }
+      if (fault.kind === 'system_busy') return error(ex, 503, 'service_unavailable', 'Service temporarily unavailable');
+      const s = fault.status;
+      if (s === 401) return invalidKey(ex);
+      if (s === 403) return error(ex, 403, 'authorization_error', 'Forbidden');
+      if (s >= 500) return error(ex, s, s === 503 ? 'service_unavailable' : 'internal_error', 'Internal server error');
+      error(ex, s, 'bad_request', 'Request failed');
+    },
   };
 }

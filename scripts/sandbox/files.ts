@@ -115,3 +115,41 @@ export function serveFile(path: string, query: URLSearchParams): FileAnswer {
   if (kind === 'video' && ext === 'mp4') return { status: 200, contentType: 'video/mp4', body: MP4_VIDEO };
   return notFound;
 }
+
+/** Deterministic, incompressible filler bytes (xorshift32 from a seed string). */
+function filler(seed: string, size: number): Buffer {
+  let x = seedHash(seed) || 1;
+  const out = Buffer.alloc(size);
+  for (let i = 0; i + 4 <= size; i += 4) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out.writeUInt32LE(x >>> 0, i);
+  }
+  return out;
+}
+
+/**
+ * `image` (a PNG or a JPEG) grown to about `bytes` bytes and still valid: a PNG gets a private
+ * ancillary chunk (`snDb`) before IEND, a JPEG comment segments after SOI. Decoders skip both.
+ */
+export function padImage(image: Buffer, bytes: number, seed: string): Buffer {
+  const extra = bytes - image.length;
+  const isPng = image[0] === 0x89;
+  if (isPng) {
+    if (extra <= 12) return image;
+    const iend = image.length - 12;
+    return Buffer.concat([image.subarray(0, iend), chunk('snDb', filler(seed, extra - 12)), image.subarray(iend)]);
+  }
+  if (extra <= 4) return image;
+  const parts: Uint8Array[] = [image.subarray(0, 2)];
+  for (let left = extra; left > 4; ) {
+    const data = Math.min(65533, left - 4);
+    const head = Buffer.from([0xff, 0xfe, 0, 0]);
+    head.writeUInt16BE(data + 2, 2);
+    parts.push(head, filler(`${seed}#${left}`, data).map((b) => (b === 0xff ? 0xfe : b)));
+    left -= data + 4;
+  }
+  parts.push(image.subarray(2));
+  return Buffer.concat(parts);
+}

@@ -6,14 +6,30 @@
  * See scripts/sandbox/README.md.
  */
 import { createElevenLabs } from './elevenlabs';
-import { createFalQueue, createFalSync } from './fal';
+import { createFalPlatform, createFalQueue, createFalSync } from './fal';
 import { createKling, splitKlingEntry } from './kling';
 import { createOpenAI } from './openai';
-import { createHttpServer, listen, SandboxCore } from './server';
-import type { CallFilter, CallRecord, Fault, KeyRule, Sandbox, SandboxOptions, SandboxUrls, Vendor } from './types';
+import { createHttpServer, DEFAULT_FIRST_BYTE_MS, DEFAULT_SPEEDUP, listen, SandboxCore } from './server';
+import type { CallFilter, CallRecord, Fault, KeyRule, Sandbox, SandboxOptions, SandboxUrls, Timing, Vendor } from './types';
 import { VENDORS } from './types';
 
-export type { CallFilter, CallRecord, Fault, KeyRule, RateLimit, RetryHint, Sandbox, SandboxOptions, SandboxUrls, Vendor } from './types';
+export type {
+  AccountFacts,
+  CallFilter,
+  CallRecord,
+  Fault,
+  FaultScope,
+  KeyRestriction,
+  KeyRule,
+  RateLimit,
+  RealisticTiming,
+  RetryHint,
+  Sandbox,
+  SandboxOptions,
+  SandboxUrls,
+  Timing,
+  Vendor,
+} from './types';
 export { VENDORS } from './types';
 export { DEFAULT_LIMITS, DEFAULT_HINTS } from './server';
 export { klingJwt, splitKlingEntry, verifyKlingJwt } from './kling';
@@ -31,10 +47,20 @@ export const DEFAULT_KEYS: Readonly<Record<Vendor, readonly string[]>> = {
   kling: ['SANDBOXAK1:sandbox-secret-1-0d7e3b9f2a6c4851', 'SANDBOXAK2:sandbox-secret-2-8a1f5c3e7b9d0264', 'SANDBOXAK3:sandbox-secret-3-4c9b2e8f1d7a6035'],
 };
 
+function checkTiming(t: string): Timing {
+  if (t !== 'fast' && t !== 'realistic') throw new Error(`timing must be 'fast' or 'realistic', got '${t}'`);
+  return t;
+}
+
 export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
   const host = opts.host ?? '127.0.0.1';
   const core = new SandboxCore(host, opts.acceptUnknownKeys ?? true, opts.jobDurationMs ?? 3000, opts.now ?? Date.now, opts.defaultRateLimit ?? {});
   core.onCall = opts.onCall;
+  const envTiming = process.env.SANDBOX_TIMING?.trim();
+  core.timing = checkTiming(opts.timing ?? (envTiming === undefined || envTiming === '' ? 'fast' : envTiming));
+  core.firstByteMs = opts.realisticTiming?.firstByteMs ?? DEFAULT_FIRST_BYTE_MS;
+  core.speedup = opts.realisticTiming?.speedup ?? DEFAULT_SPEEDUP;
+  if (!(core.firstByteMs >= 0) || !(core.speedup > 0)) throw new Error('realisticTiming needs firstByteMs >= 0 and speedup > 0');
 
   const addKlingKey = (entry: string): void => {
     const { access, secret } = splitKlingEntry(entry);
@@ -48,7 +74,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     }
   }
 
-  const modules = [createOpenAI(core), createElevenLabs(core), createFalSync(core), createFalQueue(core), createKling(core)];
+  const modules = [createOpenAI(core), createElevenLabs(core), createFalSync(core), createFalQueue(core), createFalPlatform(core), createKling(core)];
   const server = createHttpServer(core, modules);
   core.port = await listen(server, opts.port ?? 0, host);
   const root = core.root();
@@ -58,6 +84,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     fal: `${root}/fal`,
     falQueue: `${root}/fal-queue`,
     kling: `${root}/kling`,
+    falPlatform: `${root}/fal-api/v1`,
   };
   const defaultKeys = Object.fromEntries(VENDORS.map((v) => [v, [...DEFAULT_KEYS[v]]])) as Record<Vendor, string[]>;
   let closed: Promise<void> | undefined;
@@ -74,6 +101,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     configureKey(vendor: Vendor, key: string, rule: KeyRule): void {
       if (rule.rateLimit && (!(rule.rateLimit.calls >= 0) || !(rule.rateLimit.windowMs > 0))) {
         throw new Error('rateLimit needs calls >= 0 and windowMs > 0');
+      }
+      if (rule.concurrency !== undefined && !(Number.isInteger(rule.concurrency) && rule.concurrency >= 0)) {
+        throw new Error('concurrency needs a non-negative integer');
       }
       if (vendor === 'kling' && key.includes(':')) addKlingKey(key);
       else core.addKnown(vendor, key);
@@ -99,11 +129,25 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       return core.records.map((r) => ({ ...r }));
     },
 
+    revokeKey(vendor: Vendor, key: string): void {
+      core.revoked.add(`${vendor}\u0000${ruleKey(vendor, key)}`);
+    },
+
+    restoreKey(vendor: Vendor, key: string): void {
+      core.revoked.delete(`${vendor}\u0000${ruleKey(vendor, key)}`);
+    },
+
+    setTiming(timing: Timing): void {
+      core.timing = checkTiming(timing);
+    },
+
     reset(): void {
       core.rules.clear();
       core.faults.clear();
       core.records.length = 0;
       core.limiter.clear();
+      core.revoked.clear();
+      core.charactersUsed.clear();
       for (const m of modules) m.reset?.();
     },
 

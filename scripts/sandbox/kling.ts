@@ -3,6 +3,7 @@
  *   POST /v1/videos/text2video                   create a task (counts against the key's rate limit)
  *   GET  /v1/videos/text2video/{task_id}         query (also by external_task_id); not rate limited
  *   GET  /v1/videos/text2video?pageNum=&pageSize= list the key's tasks; not rate limited
+ *   GET  /account/costs?start_time=&end_time=[&resource_pack_name=]  resource packs (probe; 1 request/s per key)
  * Auth `Authorization: Bearer <JWT HS256>` with payload {iss: access key, exp, nbf}; the signature
  * must verify with the registered secret of `iss`; exp/nbf are checked with 5 s leeway.
  *   1001 header missing/empty, 1002 not a well-formed HS256 JWT (or no/invalid exp),
@@ -10,13 +11,17 @@
  * A task belongs to the access key that created it: any other key gets 404 code 1203.
  * Every answer carries `request_id` in the body and the `x-request-id` header (header name UNCONFIRMED).
  */
-import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import { retryHeaders } from './limits';
-import type { ErrorFault, Exchange, Route, SandboxCore, VendorModule } from './server';
+import { echoText, headerSafe, type ErrorFault, type Exchange, type Route, type SandboxCore, type VendorModule } from './server';
 import { isRecord, uuid } from './util';
 
 export const KLING_MODELS = ['kling-v1', 'kling-v1-6', 'kling-v2-master', 'kling-v2-1-master', 'kling-v2-5-turbo', 'kling-v2-6', 'kling-v3'];
 export const KLING_LEEWAY_S = 5;
+/** /account/costs: "control the request rate (QPS<=1)". */
+export const KLING_COSTS_LIMIT = { calls: 1, windowMs: 1000 };
+export const KLING_PACK_TOTAL = 200;
+export const DEFAULT_KLING_REMAINING = 118;
 
 function b64url(buf: Buffer | string): string {
   return Buffer.from(buf).toString('base64url');
@@ -80,6 +85,8 @@ interface KlingTask {
   duration: string;
   fails: boolean;
   videoId: string;
+  /** Set by an echo fault on a query: the task failed with this task_status_msg. */
+  echoMsg?: string;
 }
 
 export function createKling(core: SandboxCore): VendorModule {
@@ -94,7 +101,7 @@ export function createKling(core: SandboxCore): VendorModule {
 
   const view = (t: KlingTask): Record<string, unknown> => {
     const { phase } = core.jobPhase(t.createdAt);
-    const status = phase === 'queued' ? 'submitted' : phase === 'running' ? 'processing' : t.fails ? 'failed' : 'succeed';
+    const status = t.echoMsg !== undefined ? 'failed' : phase === 'queued' ? 'submitted' : phase === 'running' ? 'processing' : t.fails ? 'failed' : 'succeed';
     const doneAt = t.createdAt + core.jobDurationMs;
     const data: Record<string, unknown> = {
       task_id: t.taskId,
@@ -103,7 +110,7 @@ export function createKling(core: SandboxCore): VendorModule {
       created_at: t.createdAt,
       updated_at: phase === 'done' ? doneAt : phase === 'running' ? Math.min(core.now(), doneAt) : t.createdAt,
     };
-    if (status === 'failed') data.task_status_msg = 'Video generation failed: the prompt did not pass the content review (sandbox: prompt contains "fail").';
+    if (status === 'failed') data.task_status_msg = t.echoMsg ?? 'Video generation failed: the prompt did not pass the content review (sandbox: prompt contains "fail").';
     if (status === 'succeed') {
       data.task_status_msg = '';
       data.task_result = {
@@ -121,6 +128,7 @@ export function createKling(core: SandboxCore): VendorModule {
     const bad = (message: string): void => err(ex, 400, 1201, message);
     const model = b.model_name ?? 'kling-v1';
     if (typeof model !== 'string' || !KLING_MODELS.includes(model)) return bad(`model_name value '${String(model)}' is invalid`);
+    if (core.ruleFor('kling', key).restrict?.deniedModels?.includes(model)) return err(ex, 403, 1103, `No permission to access the requested resource: model ${model}`);
     const prompt = b.prompt;
     if (typeof prompt !== 'string' || prompt.trim() === '') return bad('prompt is required');
     if (prompt.length > 2500) return bad('prompt cannot exceed 2500 characters');
@@ -169,6 +177,37 @@ export function createKling(core: SandboxCore): VendorModule {
     ok(ex, mine.slice((pageNum - 1) * pageSize, pageNum * pageSize).map(view));
   };
 
+  const costs: Route['handle'] = (ex, key) => {
+    const start = ex.query.get('start_time');
+    const end = ex.query.get('end_time');
+    for (const [name, v] of [
+      ['start_time', start],
+      ['end_time', end],
+    ] as const) {
+      if (v === null || v === '') return err(ex, 400, 1201, `${name} is required`);
+      if (!/^\d+$/.test(v)) return err(ex, 400, 1201, `${name} must be a Unix timestamp in ms`);
+    }
+    const rule = core.ruleFor('kling', key);
+    const runOut = rule.state === 'quota';
+    const remaining = runOut ? 0 : Math.min(KLING_PACK_TOTAL, rule.account?.remainingUnits ?? DEFAULT_KLING_REMAINING);
+    const day = 86_400_000;
+    const bought = Math.floor(core.now() / day) * day - 30 * day;
+    const name = 'Video Generation - 200 units';
+    const pack = {
+      resource_pack_name: name,
+      resource_pack_id: createHash('sha256').update(`pack:${key}`).digest('hex').slice(0, 32),
+      resource_pack_type: 'decreasing_total',
+      total_quantity: KLING_PACK_TOTAL,
+      remaining_quantity: remaining,
+      purchase_time: bought,
+      effective_time: bought,
+      invalid_time: bought + 365 * day,
+      status: runOut || remaining === 0 ? 'runOut' : 'online',
+    };
+    const wanted = ex.query.get('resource_pack_name');
+    ok(ex, { code: 0, msg: 'success', resource_pack_subscribe_infos: wanted !== null && wanted !== name ? [] : [pack] });
+  };
+
   const rateLimited = (ex: Exchange, key: string, retryAfterMs: number): void =>
     err(ex, 429, 1302, 'Rate limit exceeded: the API request is too fast, please slow down the request frequency.', retryHeaders(core.hintFor('kling', key), retryAfterMs, core.now(), false));
 
@@ -189,6 +228,9 @@ export function createKling(core: SandboxCore): VendorModule {
     },
 
     match(method, path): Route | null {
+      if (method === 'GET' && path === '/account/costs') {
+        return { kind: 'json', limited: false, params: {}, handle: costs, probe: true, ownLimit: { limit: KLING_COSTS_LIMIT, bucket: 'costs' } };
+      }
       if (path === '/v1/videos/text2video' || path === '/v1/videos/text2video/') {
         if (method === 'POST') return { kind: 'json', limited: true, params: {}, handle: create };
         if (method === 'GET') return { kind: 'json', limited: false, params: {}, handle: list };
@@ -213,6 +255,17 @@ export function createKling(core: SandboxCore): VendorModule {
 
     rateLimited(ex, key, verdict) {
       rateLimited(ex, key, verdict.resetMs);
+    },
+
+    echo(ex, fault, key) {
+      const t = echoText(fault, { key: core.configuredKey('kling', key), secret: core.klingSecrets.get(key) ?? '', token: /^Bearer\s+(\S+)/i.exec(ex.header('authorization') ?? '')?.[1] ?? '' });
+      const id = ex.params.id;
+      const task = id === undefined ? undefined : (tasks.get(id) ?? [...tasks.values()].find((x) => x.key === key && x.externalTaskId === id));
+      if (ex.method === 'GET' && task && task.key === key) {
+        task.echoMsg = t;
+        return ok(ex, view(task));
+      }
+      ex.sendJson(fault.status ?? 500, { code: t, message: t, request_id: t }, { headers: { 'x-request-id': headerSafe(t) } });
     },
 
     fault(ex, fault: ErrorFault, key) {

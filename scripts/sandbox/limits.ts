@@ -20,10 +20,11 @@ export class RateLimiter {
 
   constructor(private readonly now: () => number) {}
 
-  /** Admit (and record) a call for `vendor`/`key` under `limit`, or refuse it. */
-  take(vendor: Vendor, key: string, limit: RateLimit | null): LimitVerdict {
+  /** Admit (and record) a call for `vendor`/`key` under `limit`, or refuse it. `bucket` keeps a
+   * route's own window apart from the key's main one (Kling's 1 request/s on /account/costs). */
+  take(vendor: Vendor, key: string, limit: RateLimit | null, bucket = ''): LimitVerdict {
     if (!limit) return { ok: true, limit: null, remaining: Number.MAX_SAFE_INTEGER, resetMs: 0 };
-    const id = `${vendor}\u0000${key}`;
+    const id = `${vendor}\u0000${key}\u0000${bucket}`;
     const t = this.now();
     const recent = (this.windows.get(id) ?? []).filter((at) => at > t - limit.windowMs);
     if (recent.length >= limit.calls) {

@@ -1,7 +1,8 @@
 /**
  * Standalone provider sandbox: `tsx scripts/sandbox/main.ts` (or `npm run sandbox`).
  * Env: SANDBOX_PORT (default 4010), SANDBOX_HOST (default 127.0.0.1),
- *      SANDBOX_JOB_DURATION_MS (default 3000), SANDBOX_QUIET=1 to skip the per-call log lines.
+ *      SANDBOX_JOB_DURATION_MS (default 3000), SANDBOX_QUIET=1 to skip the per-call log lines,
+ *      SANDBOX_TIMING=fast|realistic (speech pacing, default fast; read by startSandbox, so `npm start` honours it too).
  * Stops on SIGINT/SIGTERM.
  */
 import { DEFAULT_LIMITS, klingJwt, splitKlingEntry, startSandbox, type CallRecord, type Vendor } from './index';
@@ -49,6 +50,8 @@ async function main(): Promise<void> {
     `  fal (sync)  ${sb.urls.fal}   (${limits('fal')})`,
     `  fal (queue) ${sb.urls.falQueue}   (not rate limited, like the real queue)`,
     `  Kling       ${sb.urls.kling}   (${limits('kling')} on task creation)`,
+    `  fal (platform API) ${sb.urls.falPlatform}   (account billing probe)`,
+    `  speech timing: ${process.env.SANDBOX_TIMING?.trim() || 'fast'} (SANDBOX_TIMING=fast|realistic)`,
     '',
     'environment for the gateway:',
     `  OPENAI_BASE_URL=${sb.urls.openai}`,

@@ -1,13 +1,15 @@
 /**
  * OpenAI imitation (base `<root>/openai/v1`, like https://api.openai.com/v1).
- *   POST /v1/audio/speech         -> audio bytes (chunked), Content-Type per response_format
+ *   POST /v1/audio/speech         -> audio bytes (chunked), Content-Type per response_format, sized by input
  *   POST /v1/images/generations   -> {created, data:[{url}|{b64_json}]}
+ *   GET  /v1/models               -> {object:"list", data:[{id, object:"model", created, owned_by}]} (probe)
  * Auth `Authorization: Bearer <key>`; errors `{"error":{message,type,param,code}}`; header x-request-id.
  */
-import { AAC_TONE, FLAC_TONE, MP3_TONE, OGG_OPUS_TONE, pcm16, wav } from './audio';
-import { JPEG_IMAGE, png } from './files';
+import { createHash } from 'node:crypto';
+import { AAC_TONE, bufferSource, FLAC_TONE, MP3_TONE, OGG_OPUS_TONE, pcm16, sizedAudio, speechSeconds, wav, type AudioCodec, type ByteSource } from './audio';
+import { JPEG_IMAGE, padImage, png } from './files';
 import { goDuration, retryHeaders, type LimitVerdict } from './limits';
-import type { ErrorFault, Exchange, Route, SandboxCore, VendorModule } from './server';
+import { echoText, headerSafe, type ErrorFault, type Exchange, type Route, type SandboxCore, type VendorModule } from './server';
 import type { RetryHint } from './types';
 import { humanWait, isRecord, randomAlnum, randomHex } from './util';
 
@@ -23,6 +25,9 @@ export const TTS_FORMATS: Record<string, string> = {
   wav: 'audio/wav',
   pcm: 'audio/pcm',
 };
+/** Bytes per second of audio per response_format: pcm is 24 kHz 16-bit mono; the compressed rates
+ * are the sandbox's assumption (mp3/aac 128 kb/s, opus 64 kb/s, flac about 60 % of pcm). */
+export const TTS_BYTE_RATES: Record<string, number> = { mp3: 16000, opus: 8000, aac: 16000, flac: 30000, wav: 48000, pcm: 48000 };
 const GPT_IMAGE_MODELS = ['gpt-image-1', 'gpt-image-1-mini', 'gpt-image-1.5', 'gpt-image-2'];
 const IMAGE_MODELS = ['dall-e-2', 'dall-e-3', ...GPT_IMAGE_MODELS];
 const GPT_IMAGE_ONLY = ['background', 'output_format', 'output_compression', 'moderation', 'stream', 'partial_images'];
@@ -105,7 +110,9 @@ function checkString(v: unknown, param: string, max: number): OpenAIError | null
 interface SpeechRequest {
   model: string;
   input: string;
+  voice: string;
   format: string;
+  speed: number;
   sse: boolean;
 }
 
@@ -142,7 +149,14 @@ function validateSpeech(b: Record<string, unknown>): SpeechRequest | OpenAIError
   if (streamFormat === 'sse' && (model === 'tts-1' || model === 'tts-1-hd')) {
     return bad(`stream_format 'sse' is not supported for ${model}.`, 'stream_format', 'unsupported_value');
   }
-  return { model, input: b.input as string, format, sse: streamFormat === 'sse' };
+  return {
+    model,
+    input: b.input as string,
+    voice: typeof voice === 'string' ? voice : JSON.stringify(voice),
+    format,
+    speed: typeof b.speed === 'number' ? b.speed : 1,
+    sse: streamFormat === 'sse',
+  };
 }
 
 function speechAudio(format: string): Buffer {
@@ -161,6 +175,36 @@ function speechAudio(format: string): Buffer {
       return MP3_TONE;
   }
 }
+
+/**
+ * The speech body: up to 1 s of speech (about 15 characters) the 1 s tone of earlier versions; longer
+ * input round(seconds × byte rate) bytes (+44 for wav), `bytes` exactly when given (body_size fault).
+ */
+function speechSource(r: SpeechRequest, bytes: number | undefined): ByteSource {
+  const seconds = speechSeconds(r.input.length, r.speed);
+  if (bytes === undefined && seconds <= 1) return bufferSource(speechAudio(r.format));
+  const rate = TTS_BYTE_RATES[r.format] ?? 16000;
+  const size = bytes ?? (r.format === 'pcm' || r.format === 'wav' ? 2 * Math.round((seconds * rate) / 2) : Math.round(seconds * rate)) + (r.format === 'wav' ? 44 : 0);
+  return sizedAudio(r.format as AudioCodec, 24000, size, `${r.model}|${r.voice}|${r.speed}|${r.input}`);
+}
+
+/** A stable project id for a key (OpenAI names the project in its model-access 403). */
+function projectId(key: string): string {
+  return `proj_${createHash('sha256').update(`project:${key}`).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 24)}`;
+}
+
+const MODEL_CREATED: Record<string, number> = {
+  'tts-1': 1681940951,
+  'tts-1-hd': 1699046015,
+  'gpt-4o-mini-tts': 1742403959,
+  'gpt-4o-mini-tts-2025-12-15': 1765756800,
+  'dall-e-2': 1698798177,
+  'dall-e-3': 1698785189,
+  'gpt-image-1': 1745517030,
+  'gpt-image-1-mini': 1759190400,
+  'gpt-image-1.5': 1765238400,
+  'gpt-image-2': 1776211200,
+};
 
 interface ImageRequest {
   model: string;
@@ -248,30 +292,42 @@ export function createOpenAI(core: SandboxCore): VendorModule {
     send(ex, new OpenAIError(401, msg, 'invalid_request_error', null, 'invalid_api_key'));
   };
 
-  const speech: Route['handle'] = (ex) => {
+  /** A model the key's project may not use (KeyRule.restrict.deniedModels), answered; false if allowed. */
+  const deniedModel = (ex: Exchange, key: string, model: string): boolean => {
+    const r = core.ruleFor('openai', key).restrict;
+    if (!r?.deniedModels?.includes(model)) return false;
+    if (r.deniedModelStatus === 404) send(ex, modelNotFound(model));
+    else send(ex, new OpenAIError(403, `Project \`${projectId(key)}\` does not have access to model \`${model}\``, 'invalid_request_error', null, 'model_not_found'));
+    return true;
+  };
+
+  const speech: Route['handle'] = (ex, key) => {
     const b = parseBody(ex);
     if (b instanceof OpenAIError) return send(ex, b);
     const r = validateSpeech(b);
     if (r instanceof OpenAIError) return send(ex, r);
-    const audio = speechAudio(r.format);
+    if (deniedModel(ex, key, r.model)) return;
+    const audio = speechSource(r, ex.fault?.kind === 'body_size' ? ex.fault.bytes : undefined);
     const contentType = TTS_FORMATS[r.format] ?? 'audio/mpeg';
+    const byteRate = TTS_BYTE_RATES[r.format] ?? 16000;
     if (r.sse) {
       const events: string[] = [];
       for (let i = 0; i < audio.length; i += 3000) {
-        events.push(`data: ${JSON.stringify({ type: 'speech.audio.delta', audio: audio.subarray(i, i + 3000).toString('base64') })}\n\n`);
+        events.push(`data: ${JSON.stringify({ type: 'speech.audio.delta', audio: audio.read(i, 3000).toString('base64') })}\n\n`);
       }
       const inputTokens = Math.ceil(r.input.length / 4);
       events.push(`data: ${JSON.stringify({ type: 'speech.audio.done', usage: { input_tokens: inputTokens, output_tokens: 50, total_tokens: inputTokens + 50 } })}\n\n`);
-      return ex.send(200, Buffer.from(events.join('')), 'text/event-stream; charset=utf-8', { headers: processing(), chunked: true });
+      return ex.stream(200, bufferSource(Buffer.from(events.join(''))), 'text/event-stream; charset=utf-8', { headers: processing(), byteRate: (byteRate * 4) / 3 });
     }
-    ex.send(200, audio, contentType, { headers: processing(), chunked: true });
+    ex.stream(200, audio, contentType, { headers: processing(), byteRate });
   };
 
-  const images: Route['handle'] = (ex) => {
+  const images: Route['handle'] = (ex, key) => {
     const b = parseBody(ex);
     if (b instanceof OpenAIError) return send(ex, b);
     const r = validateImages(b);
     if (r instanceof OpenAIError) return send(ex, r);
+    if (deniedModel(ex, key, r.model)) return;
     const created = Math.floor(core.now() / 1000);
     const gpt = GPT_IMAGE_MODELS.includes(r.model);
     const data = Array.from({ length: r.n }, (_, i) => {
@@ -302,7 +358,24 @@ export function createOpenAI(core: SandboxCore): VendorModule {
         },
       });
     }
+    if (ex.fault?.kind === 'body_size' && r.b64) {
+      // Grow every image alike so that the whole JSON answer is about `bytes` long.
+      const base = JSON.stringify(out).length;
+      const perImage = Math.max(0, Math.floor((((ex.fault.bytes - base) / r.n) * 3) / 4));
+      data.forEach((item, i) => {
+        const raw = Buffer.from(String(item.b64_json), 'base64');
+        item.b64_json = padImage(raw, raw.length + perImage, `${r.prompt}#${i}`).toString('base64');
+      });
+    }
     ex.sendJson(200, out, { headers: processing() });
+  };
+
+  const models: Route['handle'] = (ex, key) => {
+    const denied = core.ruleFor('openai', key).restrict?.deniedModels ?? [];
+    const data = [...TTS_MODELS, ...IMAGE_MODELS]
+      .filter((id) => !denied.includes(id))
+      .map((id) => ({ id, object: 'model', created: MODEL_CREATED[id] ?? 1700000000, owned_by: 'system' }));
+    ex.sendJson(200, { object: 'list', data }, { headers: processing() });
   };
 
   return {
@@ -320,9 +393,10 @@ export function createOpenAI(core: SandboxCore): VendorModule {
       return { ok: false, key, reply: (e) => invalidKey(e, key) };
     },
 
-    match(method, path) {
-      if (method === 'POST' && path === '/v1/audio/speech') return { kind: 'audio', limited: true, params: {}, handle: speech };
-      if (method === 'POST' && path === '/v1/images/generations') return { kind: 'json', limited: true, params: {}, handle: images };
+    match(method, path): Route | null {
+      if (method === 'POST' && path === '/v1/audio/speech') return { kind: 'audio', limited: true, params: {}, handle: speech, scope: 'api.model.audio.request', sizable: true };
+      if (method === 'POST' && path === '/v1/images/generations') return { kind: 'json', limited: true, params: {}, handle: images, scope: 'api.model.images.request', sizable: true };
+      if (method === 'GET' && path === '/v1/models') return { kind: 'json', limited: false, params: {}, handle: models, scope: 'api.model.read', probe: true };
       return null;
     },
 
@@ -370,6 +444,24 @@ export function createOpenAI(core: SandboxCore): VendorModule {
       };
       const [msg, type] = messages[s] ?? (s >= 500 ? ['The server had an error while processing your request. Sorry about that!', 'server_error'] : ['Request failed.', 'invalid_request_error']);
       send(ex, new OpenAIError(s, msg, type, null, null));
+    },
+
+    echo(ex, fault, key) {
+      const t = echoText(fault, { key });
+      ex.sendJson(fault.status ?? 500, { error: { message: t, type: t, param: t, code: t } }, { headers: { 'x-request-id': headerSafe(t) } });
+    },
+
+    missingScope(ex, _key, scope, status) {
+      send(
+        ex,
+        new OpenAIError(
+          status ?? 401,
+          `You have insufficient permissions for this operation. Missing scopes: ${scope}. Check that you have the correct role in your organization (Reader, Writer, Owner) and project (Member, Owner), and if you're using a restricted API key, that it has the necessary scopes.`,
+          'invalid_request_error',
+          null,
+          null,
+        ),
+      );
     },
 
     admitted(ex, verdict) {

@@ -8,10 +8,11 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { bufferSource, type ByteSource } from './audio';
 import { FaultQueues, type EndpointKind } from './faults';
 import { serveFile } from './files';
 import { RateLimiter, type LimitVerdict } from './limits';
-import type { CallRecord, Fault, KeyRule, RateLimit, RetryHint, Vendor } from './types';
+import type { CallRecord, Fault, KeyRule, RateLimit, RetryHint, Timing, Vendor } from './types';
 
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
@@ -29,6 +30,9 @@ export const DEFAULT_HINTS: Record<Vendor, RetryHint> = {
   kling: 'none',
 };
 
+export const DEFAULT_FIRST_BYTE_MS = 300;
+export const DEFAULT_SPEEDUP = 6;
+
 /** Mutable state shared by all vendor modules. */
 export class SandboxCore {
   readonly limiter: RateLimiter;
@@ -40,6 +44,15 @@ export class SandboxCore {
   /** Kling access key -> secret key. */
   readonly klingSecrets = new Map<string, string>();
   readonly limits: Record<Vendor, RateLimit | null>;
+  /** Keys revoked at runtime (`vendor\u0000key`). */
+  readonly revoked = new Set<string>();
+  /** Requests in flight per `vendor\u0000key`, on the routes that count. */
+  readonly inflight = new Map<string, number>();
+  /** ElevenLabs characters synthesised per key (reported by GET /v1/user/subscription). */
+  readonly charactersUsed = new Map<string, number>();
+  timing: Timing = 'fast';
+  firstByteMs = DEFAULT_FIRST_BYTE_MS;
+  speedup = DEFAULT_SPEEDUP;
   port = 0;
   /** Called once per vendor API call, when its response is finished or its socket closed. */
   onCall: ((record: CallRecord) => void) | undefined;
@@ -89,6 +102,34 @@ export class SandboxCore {
     return this.known.get(vendor)?.has(key) ?? false;
   }
 
+  isRevoked(vendor: Vendor, key: string): boolean {
+    return this.revoked.has(`${vendor}\u0000${key}`);
+  }
+
+  /** The key as configured (Kling: `ACCESS:SECRET`), for echo canaries. */
+  configuredKey(vendor: Vendor, key: string): string {
+    if (vendor !== 'kling') return key;
+    const secret = this.klingSecrets.get(key);
+    return secret === undefined ? key : `${key}:${secret}`;
+  }
+
+  /** Enter a request into the key's in-flight count; returns the count including it. */
+  enter(vendor: Vendor, key: string, res: http.ServerResponse): number {
+    const id = `${vendor}\u0000${key}`;
+    const n = (this.inflight.get(id) ?? 0) + 1;
+    this.inflight.set(id, n);
+    res.once('close', () => {
+      const left = (this.inflight.get(id) ?? 1) - 1;
+      if (left <= 0) this.inflight.delete(id);
+      else this.inflight.set(id, left);
+    });
+    return n;
+  }
+
+  inFlight(vendor: Vendor, key: string): number {
+    return this.inflight.get(`${vendor}\u0000${key}`) ?? 0;
+  }
+
   /** Job progression: queued for the first 20 % of jobDurationMs, running until 100 %, then done. */
   jobPhase(createdAt: number): { phase: 'queued' | 'running' | 'done'; fraction: number } {
     const d = this.jobDurationMs;
@@ -135,6 +176,23 @@ export interface SendOptions {
   chunked?: boolean;
 }
 
+export interface StreamOptions {
+  headers?: Record<string, string>;
+  /** Bytes per second of audio: with timing 'realistic' the body is paced from it. */
+  byteRate?: number;
+}
+
+interface Delivery {
+  chunked: boolean;
+  isAudio: boolean;
+  byteRate?: number;
+}
+
+/** Header values must be latin-1 without control characters. */
+export function headerSafe(v: string): string {
+  return v.replace(/[^\x20-\x7e\x80-\xff]/g, '?');
+}
+
 /** One request/response, with the fault (if any) that the pipeline gave it. */
 export class Exchange {
   /** Extra headers added to whatever response is sent (e.g. OpenAI x-ratelimit-*). */
@@ -143,6 +201,8 @@ export class Exchange {
   limit: LimitVerdict | undefined;
   kind: EndpointKind = 'json';
   params: Record<string, string> = {};
+  /** In-flight count of this key when this request entered (itself included), on routes that count. */
+  inflight = 0;
   private bodyBuf: Buffer = Buffer.alloc(0);
   private sent = false;
 
@@ -217,15 +277,9 @@ export class Exchange {
   send(status: number, body: Buffer, contentType: string, opts: SendOptions = {}): void {
     if (this.sent) return;
     this.sent = true;
-    const headers: Record<string, string> = {
-      [this.requestIdHeader]: this.requestId,
-      ...this.headers,
-      'content-type': contentType,
-      ...(opts.headers ?? {}),
-    };
+    const headers = this.headersFor(contentType, opts.headers);
     const fault = this.fault;
     const isJson = contentType.startsWith('application/json');
-    const isAudio = contentType.startsWith('audio/');
     let payload = body;
     if (fault?.kind === 'malformed_json' && isJson) {
       status = 200;
@@ -233,36 +287,122 @@ export class Exchange {
     }
     this.record.status = status;
     if (this.gone) return;
-    if (fault?.kind === 'truncated_audio' && isAudio && status >= 200 && status < 300) {
-      this.res.writeHead(status, { ...headers, 'content-length': String(payload.length) });
-      this.res.write(payload.subarray(0, Math.floor(payload.length / 2)), () => {
+    this.launch(status, headers, bufferSource(payload), { chunked: opts.chunked === true, isAudio: contentType.startsWith('audio/') });
+  }
+
+  /** A chunked (audio) answer read lazily from `source`; paced like speech when timing is 'realistic'. */
+  stream(status: number, source: ByteSource, contentType: string, opts: StreamOptions = {}): void {
+    if (this.sent) return;
+    this.sent = true;
+    const headers = this.headersFor(contentType, opts.headers);
+    this.record.status = status;
+    if (this.gone) return;
+    this.launch(status, headers, source, { chunked: true, isAudio: contentType.startsWith('audio/'), byteRate: opts.byteRate });
+  }
+
+  private headersFor(contentType: string, extra: Record<string, string> | undefined): Record<string, string> {
+    return { [this.requestIdHeader]: this.requestId, ...this.headers, 'content-type': contentType, ...(extra ?? {}) };
+  }
+
+  private launch(status: number, headers: Record<string, string>, src: ByteSource, d: Delivery): void {
+    this.res.once('finish', () => {
+      this.record.lastByteAt = Date.now();
+      this.record.firstByteAt ??= this.record.lastByteAt;
+    });
+    this.deliver(status, headers, src, d).catch(() => this.req.socket.destroy());
+  }
+
+  private noteWrite(bytes: number): void {
+    const t = Date.now();
+    this.record.firstByteAt ??= t;
+    this.record.lastByteAt = t;
+    this.record.bytesSent = (this.record.bytesSent ?? 0) + bytes;
+  }
+
+  private write(piece: Buffer, cb?: () => void): boolean {
+    this.noteWrite(piece.length);
+    return this.res.write(piece, cb);
+  }
+
+  /** Resolves on 'drain', or when the response is gone. */
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.res.off('drain', done);
+        this.res.off('close', done);
+        resolve();
+      };
+      this.res.once('drain', done);
+      this.res.once('close', done);
+    });
+  }
+
+  private async deliver(status: number, headers: Record<string, string>, src: ByteSource, d: Delivery): Promise<void> {
+    const fault = this.fault;
+    const ok = status >= 200 && status < 300;
+    const length = src.length;
+    if (fault?.kind === 'truncated_audio' && d.isAudio && ok) {
+      this.res.writeHead(status, { ...headers, 'content-length': String(length) });
+      this.write(src.read(0, Math.floor(length / 2)), () => {
         setImmediate(() => this.req.socket.destroy());
       });
       return;
     }
     if (fault?.kind === 'slow_body') {
-      this.res.writeHead(status, { ...headers, 'content-length': String(payload.length) });
+      this.res.writeHead(status, { ...headers, 'content-length': String(length) });
       this.res.flushHeaders();
-      void this.trickle(payload, fault.delayMs);
+      await this.trickle(src, fault.delayMs);
       return;
     }
-    if (opts.chunked) {
-      this.res.writeHead(status, headers);
-      for (let i = 0; i < payload.length; i += 4096) this.res.write(payload.subarray(i, i + 4096));
-      this.res.end();
+    const cutAt = fault?.kind === 'midstream_reset' && ok ? Math.min(fault.afterBytes, length) : undefined;
+    const paced = d.byteRate !== undefined && d.byteRate > 0 && this.core.timing === 'realistic';
+    if (!d.chunked && !paced && cutAt === undefined) {
+      this.res.writeHead(status, { ...headers, 'content-length': String(length) });
+      const all = src.read(0, length);
+      this.noteWrite(all.length);
+      this.res.end(all);
       return;
     }
-    this.res.writeHead(status, { ...headers, 'content-length': String(payload.length) });
-    this.res.end(payload);
+    const byteRate = d.byteRate ?? 0;
+    const piece = paced ? Math.max(1024, Math.round(byteRate * 0.25)) : 16 * 1024;
+    const wallRate = byteRate * this.core.speedup;
+    const t0 = Date.now() + (paced ? this.core.firstByteMs : 0);
+    const end = cutAt ?? length;
+    this.res.statusCode = status;
+    for (const [k, v] of Object.entries(d.chunked ? headers : { ...headers, 'content-length': String(length) })) this.res.setHeader(k, v);
+    if (end === 0 && paced) await this.core.sleep(t0 - Date.now());
+    const cut = (): void => {
+      setImmediate(() => this.req.socket.destroy());
+    };
+    for (let at = 0; at < end; at += piece) {
+      if (paced) await this.core.sleep(t0 + (at / wallRate) * 1000 - Date.now());
+      if (this.gone) return;
+      if (this.core.isClosing) {
+        this.req.socket.destroy();
+        return;
+      }
+      const last = at + piece >= end;
+      if (!this.write(src.read(at, Math.min(piece, end - at)), last && cutAt !== undefined ? cut : undefined)) await this.drained();
+    }
+    if (this.gone) return;
+    if (cutAt !== undefined) {
+      if (end === 0) {
+        this.res.flushHeaders();
+        setTimeout(() => this.req.socket.destroy(), 20);
+      }
+      return;
+    }
+    this.res.end();
   }
 
-  private async trickle(payload: Buffer, delayMs: number): Promise<void> {
-    const parts = Math.max(1, Math.min(10, payload.length));
-    const size = Math.ceil(payload.length / parts);
+  private async trickle(src: ByteSource, delayMs: number): Promise<void> {
+    const parts = Math.max(1, Math.min(10, src.length));
+    const size = Math.ceil(src.length / parts);
     for (let i = 0; i < parts; i++) {
       await this.core.sleep(delayMs / parts);
       if (this.gone) return;
-      const piece = payload.subarray(i * size, (i + 1) * size);
+      const piece = src.read(i * size, size);
+      this.noteWrite(piece.length);
       if (i === parts - 1) this.res.end(piece);
       else this.res.write(piece);
     }
@@ -271,10 +411,18 @@ export class Exchange {
 
 export interface Route {
   kind: EndpointKind;
-  /** Counts against the key's rate limit. */
+  /** Counts against the key's rate limit (and its in-flight concurrency). */
   limited: boolean;
   params: Record<string, string>;
   handle(ex: Exchange, key: string): void | Promise<void>;
+  /** The scope/permission a restricted key needs for this route (KeyRule.restrict.missingScopes). */
+  scope?: string;
+  /** A free read-only account call: a key in state 'quota' is answered (the body shows it), not refused. */
+  probe?: boolean;
+  /** Can answer a `body_size` fault. */
+  sizable?: boolean;
+  /** A window of the route's own, apart from the key's main one (Kling /account/costs: 1 request/s). */
+  ownLimit?: { limit: RateLimit; bucket: string };
 }
 
 export type AuthResult =
@@ -283,6 +431,18 @@ export type AuthResult =
   | { ok: false; key: string; reply: (ex: Exchange) => void };
 
 export type ErrorFault = Extract<Fault, { kind: 'status' | 'system_busy' | 'concurrency' }>;
+export type EchoFault = Extract<Fault, { kind: 'echo' }>;
+
+/** The text of an echo fault with its placeholders filled in. */
+export function echoText(fault: EchoFault, parts: { key: string; secret?: string; token?: string }): string {
+  const key = parts.key;
+  return (fault.text ?? '{key}')
+    .replace(/\{key_head\}/g, key.slice(0, 8))
+    .replace(/\{key_tail\}/g, key.slice(-4))
+    .replace(/\{secret\}/g, parts.secret ?? '')
+    .replace(/\{token\}/g, parts.token ?? key)
+    .replace(/\{key\}/g, key);
+}
 
 export interface VendorModule {
   readonly vendor: Vendor;
@@ -296,6 +456,12 @@ export interface VendorModule {
   quota(ex: Exchange, key: string): void;
   rateLimited(ex: Exchange, key: string, verdict: LimitVerdict, hint: RetryHint): void;
   fault(ex: Exchange, fault: ErrorFault, key: string): void;
+  /** The echo-canary error answer. */
+  echo(ex: Exchange, fault: EchoFault, key: string): void;
+  /** A valid key without the route's scope (KeyRule.restrict). */
+  missingScope?(ex: Exchange, key: string, scope: string, status: 401 | 403 | undefined): void;
+  /** Over KeyRule.concurrency: `current` requests of the key already in flight. Vendors without it ignore the setting. */
+  concurrencyLimited?(ex: Exchange, key: string, current: number, max: number): void;
   /** Headers for admitted calls (OpenAI x-ratelimit-*). */
   admitted?(ex: Exchange, verdict: LimitVerdict): void;
   reset?(): void;
@@ -315,15 +481,27 @@ async function runPipeline(core: SandboxCore, mod: VendorModule, ex: Exchange): 
   if (!auth.ok) return auth.reply(ex);
   const key = auth.key;
   const rule = core.ruleFor(mod.vendor, key);
-  if (rule.state === 'invalid') return mod.invalidKey(ex, key);
-  if (rule.state === 'quota') return mod.quota(ex, key);
+  if (rule.state === 'invalid' || core.isRevoked(mod.vendor, key)) return mod.invalidKey(ex, key);
+  if (rule.state === 'quota' && !route.probe) return mod.quota(ex, key);
+  if (route.scope !== undefined && mod.missingScope && rule.restrict?.missingScopes?.includes(route.scope)) {
+    return mod.missingScope(ex, key, route.scope, rule.restrict.scopeStatus);
+  }
+  if (route.limited && rule.concurrency !== undefined && mod.concurrencyLimited) {
+    const current = core.inFlight(mod.vendor, key);
+    if (current >= rule.concurrency) return mod.concurrencyLimited(ex, key, current, rule.concurrency);
+  }
   if (route.limited) {
     const verdict = core.limiter.take(mod.vendor, key, core.limitFor(mod.vendor, key));
     if (!verdict.ok) return mod.rateLimited(ex, key, verdict, core.hintFor(mod.vendor, key));
     ex.limit = verdict;
     mod.admitted?.(ex, verdict);
+    ex.inflight = core.enter(mod.vendor, key, ex.res);
   }
-  const fault = core.faults.take(mod.vendor, route.kind);
+  if (route.ownLimit) {
+    const verdict = core.limiter.take(mod.vendor, key, route.ownLimit.limit, route.ownLimit.bucket);
+    if (!verdict.ok) return mod.rateLimited(ex, key, verdict, core.hintFor(mod.vendor, key));
+  }
+  const fault = core.faults.take(mod.vendor, { kind: route.kind, sizable: route.sizable === true, path: ex.path, key });
   ex.fault = fault;
   if (fault) {
     switch (fault.kind) {
@@ -331,6 +509,8 @@ async function runPipeline(core: SandboxCore, mod: VendorModule, ex: Exchange): 
       case 'system_busy':
       case 'concurrency':
         return mod.fault(ex, fault, key);
+      case 'echo':
+        return mod.echo(ex, fault, key);
       case 'reset':
         return ex.destroy();
       case 'slow_headers':
@@ -382,7 +562,7 @@ export function createHttpServer(core: SandboxCore, modules: VendorModule[]): ht
       return;
     }
     const path = pathname.slice(mod.prefix.length) || '/';
-    const record: CallRecord = { vendor: mod.vendor, method, path, key: '', status: 0, at: core.now(), base: mod.prefix };
+    const record: CallRecord = { vendor: mod.vendor, method, path, key: '', status: 0, at: core.now(), base: mod.prefix, startedAt: Date.now() };
     core.records.push(record);
     res.once('close', () => {
       try {
