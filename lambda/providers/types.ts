@@ -13,8 +13,8 @@ export interface BaseUrlSetting {
   /** Environment variable that overrides it. */
   variable: string;
   default: string;
-  /** Which endpoint of the local provider sandbox stands in for it. */
-  sandbox: SandboxEndpoint;
+  /** Which endpoint of the local provider sandbox stands in for it (none: no sandbox for this vendor). */
+  sandbox?: SandboxEndpoint;
 }
 
 interface ProviderBase<Id extends string> {

@@ -62,7 +62,7 @@ export async function withRotation<T>(
     s.retries += 1;
     events.backoff?.({ provider, keyId: lease.id, status: r.kind === 'transport_error' ? undefined : r.status, code: next.failure.kind === 'upstream_failed' ? next.failure.code : undefined, backoffMs: next.ms });
     pending = { fromKey: lease.id, reason: 'provider_error', retryAfterMs: next.ms };
-    if (next.ms > 0) await deps.sleep(next.ms);
+    await deps.sleep(next.ms);
   }
 }
 

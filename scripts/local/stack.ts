@@ -64,7 +64,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     log.warn('DynamoDB endpoint not reachable; continuing without it', { endpoint: env.DYNAMODB_ENDPOINT, error: (err as Error).name });
   }
 
-  const sandboxVendors = VENDORS.filter((v) => keysFromEnv(env, v).length === 0);
+  const sandboxVendors = VENDORS.filter((v) => keysFromEnv(env, v).length === 0 && Object.values(moduleOf(v).baseUrls).every((u) => u.sandbox));
   let sandbox = opts.sandbox;
   if (sandboxVendors.length > 0) {
     if (!sandbox) {
@@ -77,7 +77,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     for (const v of sandboxVendors) {
       const m = moduleOf(v);
       env[m.keys.plural] = sb.defaultKeys[v].join(',');
-      for (const u of Object.values(m.baseUrls)) env[u.variable] = sb.urls[u.sandbox];
+      for (const u of Object.values(m.baseUrls)) if (u.sandbox) env[u.variable] = sb.urls[u.sandbox];
     }
   }
 
