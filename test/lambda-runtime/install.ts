@@ -74,6 +74,8 @@ interface Stamp {
   ricVersion: string;
   builtAt: string;
   buildMs: number;
+  /** ms per step: apt-get, Node headers, npm ci (the compile), loading the addon. */
+  stepsMs: Record<string, number>;
   aptInstalled: string[];
 }
 
@@ -133,16 +135,13 @@ export async function ensureRuntimeClient(opts: { log?: Log } = {}): Promise<Ens
   if (cached) return done(cached, false);
 
   fs.mkdirSync(CACHE_DIR, { recursive: true });
-  const release = await acquireLock(log);
-  try {
+  return withInstallLock(LOCK_DIR, log, async () => {
     // Another process may have built it while we waited.
     const built = current(key);
     if (built) return done(built, false);
     const stamp = await build(key, nodeBin, nodeVersion, log);
     return done(stamp, true, stamp.aptInstalled);
-  } finally {
-    release();
-  }
+  });
 }
 
 async function build(key: string, nodeBin: string, nodeVersion: string, log: Log): Promise<Stamp> {
@@ -151,8 +150,17 @@ async function build(key: string, nodeBin: string, nodeVersion: string, log: Log
   fs.writeFileSync(LOG_FILE, `aws-lambda-ric build, ${new Date().toISOString()}, node ${nodeVersion}\n`);
   log(`building aws-lambda-ric for Node ${nodeVersion} (first use on this machine; a few minutes; log: ${path.relative(REPO_ROOT, LOG_FILE)})`);
 
-  const aptInstalled = await installBuildTools(log);
-  const nodedir = await nodeHeaders(nodeVersion, log);
+  const stepsMs: Record<string, number> = {};
+  const step = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+    const t = performance.now();
+    try {
+      return await f();
+    } finally {
+      stepsMs[name] = Math.round(performance.now() - t);
+    }
+  };
+  const aptInstalled = await step('apt', () => installBuildTools(log));
+  const nodedir = await step('headers', () => nodeHeaders(nodeVersion, log));
 
   // npm's own variables from an outer `npm test` (prefix, lifecycle, nodedir …) must not leak in.
   const env: NodeJS.ProcessEnv = {};
@@ -163,18 +171,20 @@ async function build(key: string, nodeBin: string, nodeVersion: string, log: Log
   env.npm_config_fund = 'false';
   env.npm_config_update_notifier = 'false';
   log('npm ci (compiles curl, aws-lambda-cpp and the rapid-client addon)');
-  await run('npm', ['ci', '--foreground-scripts', '--no-audit', '--no-fund'], { cwd: HARNESS_DIR, env });
+  await step('npmCi', () => run('npm', ['ci', '--foreground-scripts', '--no-audit', '--no-fund'], { cwd: HARNESS_DIR, env }));
 
   const ricVersion = (JSON.parse(fs.readFileSync(path.join(RIC_DIR, 'package.json'), 'utf8')) as { version: string }).version;
   // The addon reads AWS_LAMBDA_RUNTIME_API when it is loaded: give it one, and load it on Node 22.
-  await run(nodeBin, ['-e', `require(${JSON.stringify(path.join(RIC_DIR, 'rapid-client.node'))})`], {
-    cwd: HARNESS_DIR,
-    env: { ...env, AWS_LAMBDA_RUNTIME_API: '127.0.0.1:9' },
-  });
+  await step('load', () =>
+    run(nodeBin, ['-e', `require(${JSON.stringify(path.join(RIC_DIR, 'rapid-client.node'))})`], {
+      cwd: HARNESS_DIR,
+      env: { ...env, AWS_LAMBDA_RUNTIME_API: '127.0.0.1:9' },
+    }),
+  );
 
-  const stamp: Stamp = { key, nodeVersion, ricVersion, builtAt: new Date().toISOString(), buildMs: Math.round(performance.now() - t0), aptInstalled };
+  const stamp: Stamp = { key, nodeVersion, ricVersion, builtAt: new Date().toISOString(), buildMs: Math.round(performance.now() - t0), stepsMs, aptInstalled };
   fs.writeFileSync(STAMP_FILE, JSON.stringify(stamp, null, 2));
-  log(`aws-lambda-ric ${ricVersion} built in ${(stamp.buildMs / 1000).toFixed(0)} s`);
+  log(`aws-lambda-ric ${ricVersion} built in ${(stamp.buildMs / 1000).toFixed(0)} s (${Object.entries(stepsMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`).join(', ')})`);
   return stamp;
 }
 
@@ -222,13 +232,15 @@ async function nodeHeaders(nodeVersion: string, log: Log): Promise<string> {
 function run(command: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv }): Promise<void> {
   return new Promise((resolve, reject) => {
     const out = fs.openSync(LOG_FILE, 'a');
-    fs.writeSync(out, `\n$ ${command} ${args.join(' ')}\n`);
+    const t0 = performance.now();
+    fs.writeSync(out, `\n[${new Date().toISOString()}] $ ${command} ${args.join(' ')}\n`);
     const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', out, out] });
     child.on('error', (err) => {
       fs.closeSync(out);
       reject(err);
     });
     child.on('close', (code, signal) => {
+      fs.writeSync(out, `[${new Date().toISOString()}] ${signal ?? `exit ${code}`} after ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
       fs.closeSync(out);
       if (code === 0) return resolve();
       const tail = fs.readFileSync(LOG_FILE, 'utf8').split('\n').slice(-40).join('\n');
@@ -238,53 +250,68 @@ function run(command: string, args: string[], opts: { cwd?: string; env?: NodeJS
 }
 
 /**
- * A lock directory (mkdir is atomic) holding the owner's pid. A lock whose owner is gone (same
- * host, pid not alive) is taken over; otherwise we wait for it, up to LOCK_WAIT_MS.
+ * Runs `work` holding a lock directory (mkdir is atomic) that names the owner's pid. A lock whose
+ * owner is gone (same host, pid not alive) is taken over; otherwise we wait, up to LOCK_WAIT_MS.
  */
-async function acquireLock(log: Log): Promise<() => void> {
-  const ownerFile = path.join(LOCK_DIR, 'owner.json');
+export async function withInstallLock<T>(lockDir: string, log: Log, work: () => Promise<T>): Promise<T> {
+  const release = await acquireLock(lockDir, log);
+  try {
+    return await work();
+  } finally {
+    release();
+  }
+}
+
+async function acquireLock(lockDir: string, log: Log): Promise<() => void> {
+  const ownerFile = path.join(lockDir, 'owner.json');
   const deadline = Date.now() + LOCK_WAIT_MS;
   let told = false;
   for (;;) {
     try {
-      fs.mkdirSync(LOCK_DIR);
+      fs.mkdirSync(lockDir);
       fs.writeFileSync(ownerFile, JSON.stringify({ pid: process.pid, host: os.hostname(), since: new Date().toISOString() }));
-      return () => fs.rmSync(LOCK_DIR, { recursive: true, force: true });
+      return () => fs.rmSync(lockDir, { recursive: true, force: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    if (lockIsStale(ownerFile)) {
-      log(`taking over a stale install lock (${LOCK_DIR})`);
-      fs.rmSync(LOCK_DIR, { recursive: true, force: true });
+    const stale = staleOwner(lockDir, ownerFile);
+    if (stale !== undefined) {
+      // Remove it only if it is still that dead owner's (another waiter may have taken over and
+      // re-created it since; the window left is the few microseconds between read and remove).
+      if (staleOwner(lockDir, ownerFile) === stale) {
+        log(`taking over a stale install lock (${lockDir}, owner ${stale} is gone)`);
+        fs.rmSync(lockDir, { recursive: true, force: true });
+      }
       continue;
     }
     if (!told) {
       log('another process is building aws-lambda-ric; waiting for it');
       told = true;
     }
-    if (Date.now() > deadline) throw new Error(`gave up waiting for the install lock ${LOCK_DIR}`);
+    if (Date.now() > deadline) throw new Error(`gave up waiting for the install lock ${lockDir}`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }
 
-function lockIsStale(ownerFile: string): boolean {
-  let owner: { pid: number; host: string };
+/** The owner (`pid@host since`) of a lock whose process is gone, or undefined when it is live or absent. */
+function staleOwner(lockDir: string, ownerFile: string): string | undefined {
+  let owner: { pid: number; host: string; since?: string };
   try {
-    owner = JSON.parse(fs.readFileSync(ownerFile, 'utf8')) as { pid: number; host: string };
+    owner = JSON.parse(fs.readFileSync(ownerFile, 'utf8')) as { pid: number; host: string; since?: string };
   } catch {
     // Between the owner's mkdir and its write: only stale if that was long ago.
     try {
-      return Date.now() - fs.statSync(LOCK_DIR).mtimeMs > 30_000;
+      return Date.now() - fs.statSync(lockDir).mtimeMs > 30_000 ? `unknown owner of ${lockDir}` : undefined;
     } catch {
-      return false;
+      return undefined;
     }
   }
-  if (owner.host !== os.hostname()) return false;
+  if (owner.host !== os.hostname()) return undefined;
   try {
     process.kill(owner.pid, 0);
-    return false;
+    return undefined;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+    return (err as NodeJS.ErrnoException).code === 'ESRCH' ? `${owner.pid}@${owner.host} since ${owner.since}` : undefined;
   }
 }
 
