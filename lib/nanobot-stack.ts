@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, StackProps, Tags } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { ConfigTable } from './constructs/config-table';
 import { HealthAlarms } from './constructs/health-alarms';
@@ -43,11 +43,15 @@ export class NanobotStack extends Stack {
       providerKeys: this.providerKeys,
       entry: props.handlerEntry,
       reservedConcurrentExecutions: settings.reservedConcurrency,
+      // The function outlives the integration by 10 s: it is never killed while API Gateway still listens.
+      timeout: Duration.seconds(settings.integrationTimeoutSeconds + 10),
+      requestDeadline: Duration.seconds(settings.requestDeadlineSeconds),
     });
     this.api = new MediaApi(this, 'MediaApi', {
       restApiName: PHYSICAL_NAMES.api,
       handler: this.media.function,
       throttle: { rateLimit: settings.throttleRate, burstLimit: settings.throttleBurst },
+      integrationTimeout: Duration.seconds(settings.integrationTimeoutSeconds),
       quota:
         settings.usageQuotaLimit !== undefined && settings.usageQuotaPeriod !== undefined
           ? { limit: settings.usageQuotaLimit, period: settings.usageQuotaPeriod }

@@ -27,6 +27,16 @@ export interface NanobotSettings {
   readonly usageQuotaLimit?: number;
   /** Period of {@link usageQuotaLimit}; given together with it. */
   readonly usageQuotaPeriod?: QuotaPeriod;
+  /**
+   * How long API Gateway waits for a streamed answer to finish (seconds; stream mode allows up to
+   * 15 minutes). The function timeout sits 10 s above it.
+   */
+  readonly integrationTimeoutSeconds: number;
+  /**
+   * The request deadline (`REQUEST_DEADLINE_MS`): how long a request may take to its first byte —
+   * attempts, backoff and waits for keys included. Below the integration timeout.
+   */
+  readonly requestDeadlineSeconds: number;
 }
 
 /** Usage-plan quota periods API Gateway accepts. */
@@ -45,6 +55,11 @@ export const DEFAULT_SETTINGS: NanobotSettings = {
   // The handler gives up at 26 s (REQUEST_DEADLINE_MS); a p95 of 20 s means most slow requests
   // are close to that edge.
   latencyP95AlarmMs: 20_000,
+  // Five minutes: a 4,096-character speech answer is about 4.5 minutes of audio, relayed as OpenAI
+  // produces it (faster than real time); API Gateway's idle timeout for Regional APIs is 5 minutes.
+  integrationTimeoutSeconds: 300,
+  // gpt-image-1 at high quality takes over a minute before its first byte; two leave room to rotate.
+  requestDeadlineSeconds: 120,
 };
 
 /** Context keys, exactly as typed after `-c`. */
@@ -59,6 +74,8 @@ export const CONTEXT_KEYS = {
   reservedConcurrency: 'reservedConcurrency',
   usageQuotaLimit: 'usageQuotaLimit',
   usageQuotaPeriod: 'usageQuotaPeriod',
+  integrationTimeoutSeconds: 'integrationTimeoutSeconds',
+  requestDeadlineSeconds: 'requestDeadlineSeconds',
 } as const satisfies Record<keyof NanobotSettings, string>;
 
 /** Reads a context value; `undefined` when the key is absent. */
@@ -91,7 +108,14 @@ export function parseSettings(read: ContextReader): NanobotSettings {
     reservedConcurrency: optionalNum(read, CONTEXT_KEYS.reservedConcurrency, { min: 1, integer: true }),
     usageQuotaLimit: optionalNum(read, CONTEXT_KEYS.usageQuotaLimit, { min: 1, integer: true }),
     usageQuotaPeriod: oneOf(read, CONTEXT_KEYS.usageQuotaPeriod, QUOTA_PERIODS),
+    integrationTimeoutSeconds: num(read, CONTEXT_KEYS.integrationTimeoutSeconds, DEFAULT_SETTINGS.integrationTimeoutSeconds, { min: 30, max: 890, integer: true }),
+    requestDeadlineSeconds: num(read, CONTEXT_KEYS.requestDeadlineSeconds, DEFAULT_SETTINGS.requestDeadlineSeconds, { min: 5, max: 880, integer: true }),
   };
+  if (settings.requestDeadlineSeconds >= settings.integrationTimeoutSeconds) {
+    throw new Error(
+      `context ${CONTEXT_KEYS.requestDeadlineSeconds} (${settings.requestDeadlineSeconds}) must be below ${CONTEXT_KEYS.integrationTimeoutSeconds} (${settings.integrationTimeoutSeconds})`,
+    );
+  }
   if (settings.throttleBurst < settings.throttleRate) {
     throw new Error(
       `context ${CONTEXT_KEYS.throttleBurst} (${settings.throttleBurst}) must be at least ${CONTEXT_KEYS.throttleRate} (${settings.throttleRate})`,

@@ -1,23 +1,23 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AudioResult, FAILURE_STATUS, ImageRequest, ImagesResult, Log, Operation, RotationResult, SpeechRequest, Telemetry, Transport } from '../domain';
+import { FAILURE_STATUS, ImageRequest, Log, MediaStream, Operation, RotationResult, SpeechRequest, Telemetry, Transport } from '../domain';
 import type { GatewayConfig } from '../config/env';
 import type { KeyPool } from '../keys/key-pool';
 import type { KeyPools } from '../keys/pools';
 import { rotationLog } from '../observability/rotation-log';
-import { sendUpstream } from '../providers/http/transport';
 import { ProviderId, vendorOf } from '../providers/registry';
 import type { ImageProvider, SpeechProvider } from '../providers/types';
 import { fanOut, RotationEvents } from '../rotation/events';
 import { RotationDeps, withRotation } from '../rotation/loop';
 import { RequestTally } from '../rotation/tally';
+import { meter } from './meter';
 
 export interface GatewayDeps {
   clock: () => number;
   sleep: (ms: number) => Promise<void>;
   random: () => number;
   log: Log;
-  /** How requests reach providers (default: HTTP). */
-  transport?: Transport;
+  /** How requests reach providers. */
+  transport: Transport;
   telemetry?: Telemetry;
   /** Fleet-wide key state (optional): refreshes a vendor's view before a request. */
   keyState?: { beforeRequest(vendor: string): Promise<void> };
@@ -44,7 +44,7 @@ export class Gateway {
     readonly pools: KeyPools,
     private readonly deps: GatewayDeps,
   ) {
-    this.rotationDeps = { clock: deps.clock, sleep: deps.sleep, random: deps.random, transport: deps.transport ?? sendUpstream };
+    this.rotationDeps = { clock: deps.clock, sleep: deps.sleep, random: deps.random, transport: deps.transport };
     this.log = rotationLog(deps.log);
   }
 
@@ -52,25 +52,52 @@ export class Gateway {
     return this.pools.get(vendorOf(provider));
   }
 
+  /** Runs an operation whose result is read whole; recorded once it is known. */
   async run<T>(provider: ProviderId, op: Operation<T>, deadline: number): Promise<RotationResult<T>> {
+    const { r, done } = await this.rotate(provider, op, deadline);
+    done(r.ok, this.deps.clock());
+    return r;
+  }
+
+  /**
+   * Runs an operation whose result streams: answered from the first byte, recorded when the body
+   * ends — served, or aborted mid-stream (a failure for health: `streamAborted`).
+   */
+  async stream(provider: ProviderId, op: Operation<MediaStream>, deadline: number): Promise<RotationResult<MediaStream>> {
+    const { r, done } = await this.rotate(provider, op, deadline);
+    if (!r.ok) {
+      done(false, this.deps.clock());
+      return r;
+    }
+    const body = meter(r.value.body, this.deps.clock, (m) => {
+      if (m.error) this.deps.log.warn('stream aborted', { provider, key: r.keyId, bytes: m.bytes, error: m.error });
+      done(!m.error, m.firstByteAt, m.error !== undefined);
+    });
+    return { ...r, value: { ...r.value, body } };
+  }
+
+  private async rotate<T>(provider: ProviderId, op: Operation<T>, deadline: number) {
     const started = this.deps.clock();
     await this.deps.keyState?.beforeRequest(vendorOf(provider));
     const tally = new RequestTally(provider);
     const r = await withRotation(provider, op, this.poolOf(provider), deadline, this.config.rotation, this.rotationDeps, fanOut(this.log, tally));
     const failure = r.ok ? undefined : r.failure;
-    if (failure?.kind !== 'upstream_rejected') {
+    /** Records the request (unless the provider refused it as malformed: the client's fault, not the provider's health). */
+    const done = (served: boolean, firstByteAt: number | undefined, streamAborted = false) => {
+      if (failure?.kind === 'upstream_rejected') return;
       const at = this.deps.clock();
       const status = failure ? FAILURE_STATUS[failure.kind] : 200;
-      this.deps.telemetry?.requestDone(tally.summary({ served: r.ok, status, latencyMs: at - started, attempts: r.attempts, failure, at }));
-    }
-    return r;
+      const ttfbMs = served && firstByteAt !== undefined ? firstByteAt - started : undefined;
+      this.deps.telemetry?.requestDone(tally.summary({ served, status, latencyMs: at - started, attempts: r.attempts, failure, at, ttfbMs, streamAborted }));
+    };
+    return { r, done };
   }
 
-  speech(provider: SpeechProvider<ProviderId>, req: SpeechRequest, deadline: number): Promise<RotationResult<AudioResult>> {
-    return this.run(provider.id, provider.operation(this.config.baseUrls, req), deadline);
+  speech(provider: SpeechProvider<ProviderId>, req: SpeechRequest, deadline: number): Promise<RotationResult<MediaStream>> {
+    return this.stream(provider.id, provider.operation(this.config.baseUrls, req), deadline);
   }
 
-  images(provider: ImageProvider<ProviderId>, req: ImageRequest, deadline: number): Promise<RotationResult<ImagesResult>> {
-    return this.run(provider.id, provider.operation(this.config.baseUrls, req), deadline);
+  images(provider: ImageProvider<ProviderId>, req: ImageRequest, deadline: number): Promise<RotationResult<MediaStream>> {
+    return this.stream(provider.id, provider.operation(this.config.baseUrls, req), deadline);
   }
 }

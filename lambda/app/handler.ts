@@ -1,10 +1,12 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { errorFields } from '../domain';
 import { GatewayConfig, loadConfig, mergeKeyLists } from '../config/env';
 import { loadSecretKeys, SecretKeys } from '../config/secret-keys';
 import { createLogger } from '../observability/logger';
 import { PostResponseExtension } from '../platform/extension';
+import { httpResponseStream, streamifyResponse } from '../platform/response-stream';
+import { writeResult } from '../http/write';
 import { Vendor, VENDORS } from '../providers/registry';
 import { realTime } from './gateway';
 import { createRuntime, Runtime } from './runtime';
@@ -79,17 +81,26 @@ export function prepare(): Promise<Runtime> {
   return preparing;
 }
 
-export const handler = async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
+/**
+ * Every answer streams (API Gateway integration in STREAM mode): status and headers first, then the
+ * body as it arrives — so no 6 MB response limit, no 29 s wall, and speech plays from its first chunk.
+ */
+export const handler = streamifyResponse<APIGatewayProxyEvent, Context>(async (event, responseStream, context) => {
   const rt = runtime ?? (await prepare());
   if (coldStart) {
     coldStart = false;
     rt.metrics.captureColdStartMetric(context.functionName);
   }
   try {
-    return await rt.app(event, context);
+    const res = await rt.app(event, context);
+    await writeResult(res, (statusCode, headers) => httpResponseStream(responseStream, { statusCode, headers }));
+  } catch (err) {
+    // A stream that failed after its first byte: the response is already aborted (never ended cleanly).
+    log.warn('response aborted', errorFields(err));
+    responseStream.destroy(err instanceof Error ? err : new Error('response aborted'));
   } finally {
     if (extension) extension.invocationDone(context.awsRequestId);
     // Without an extension (it failed to register), flush inline when due: short timeouts bound it.
     else await rt.afterResponse();
   }
-};
+});

@@ -15,7 +15,7 @@ import { JobStore } from '../jobs/store';
 import { KeyPools } from '../keys/pools';
 import { DEFAULT_SHARING_POLICY, SharedKeyState } from '../keys/shared-state';
 import { createMetrics, MetricsTelemetry, TelemetryFanout } from '../observability/metrics';
-import { sendUpstream } from '../providers/http/transport';
+import { httpTransport } from '../providers/http/transport';
 import { PROVIDERS, ProviderId, providerById } from '../providers/registry';
 import { Gateway, GatewayDeps } from './gateway';
 
@@ -36,7 +36,9 @@ export interface Runtime {
   afterResponse(): Promise<void>;
 }
 
-export interface RuntimeOptions extends Omit<GatewayDeps, 'telemetry' | 'keyState'> {
+export interface RuntimeOptions extends Omit<GatewayDeps, 'telemetry' | 'keyState' | 'transport'> {
+  /** How requests reach providers (default: HTTP, with the configured byte cap and idle timeout). */
+  transport?: GatewayDeps['transport'];
   metrics?: Metrics;
   ddb?: DynamoDBDocumentClient;
   flushPolicy?: Partial<FlushPolicy>;
@@ -45,7 +47,7 @@ export interface RuntimeOptions extends Omit<GatewayDeps, 'telemetry' | 'keyStat
 /** Wires the gateway, health recording and metrics from one configuration: the same in Lambda and locally. */
 export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runtime {
   const { clock, log } = opts;
-  const transport = opts.transport ?? sendUpstream;
+  const transport = opts.transport ?? httpTransport(config.transport);
   const ddb = opts.ddb ?? createDocumentClient({ endpoint: config.dynamodbEndpoint });
   const store = new HealthStore(ddb, config.tableName);
   const recorder = new HealthRecorder();

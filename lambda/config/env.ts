@@ -21,6 +21,8 @@ export interface GatewayConfig {
   jobs: { minPollIntervalMs: number; pollTimeoutMs: number };
   /** Fleet-wide key state through DynamoDB (KEY_STATE_SHARING=off: each instance on its own). */
   keyStateSharing: { enabled: boolean; refreshIntervalMs: number; waitBudgetMs: number };
+  /** Upstream answers: the most read whole (error bodies, answers reshaped), and a streamed body's idle timeout. */
+  transport: { maxAnswerBytes: number; idleTimeoutMs: number };
 }
 
 export class ConfigError extends OwnError {
@@ -95,6 +97,8 @@ const envSchema = z.object({
   COOLDOWN_DEFAULT_MS: int(C.defaultCooldownMs, 1),
   COOLDOWN_MAX_MS: int(C.maxCooldownMs, 1),
   KEY_DISABLE_MS: int(C.disableMs, 1),
+  MAX_UPSTREAM_BYTES: int(64 * 1024 * 1024, 1024),
+  STREAM_IDLE_TIMEOUT_MS: int(30_000, 100),
 });
 
 /** Parses with a schema; the first problem becomes a ConfigError naming the variable. */
@@ -129,6 +133,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     healthRecording: e.HEALTH_RECORDING,
     keyStateSharing: { enabled: e.KEY_STATE_SHARING, refreshIntervalMs: e.KEY_STATE_REFRESH_MS, waitBudgetMs: e.KEY_STATE_WAIT_MS },
     jobs: { minPollIntervalMs: e.JOB_POLL_MIN_INTERVAL_MS, pollTimeoutMs: e.JOB_POLL_TIMEOUT_MS },
+    transport: { maxAnswerBytes: e.MAX_UPSTREAM_BYTES, idleTimeoutMs: e.STREAM_IDLE_TIMEOUT_MS },
     cooldown: { ...C, defaultCooldownMs: e.COOLDOWN_DEFAULT_MS, maxCooldownMs: e.COOLDOWN_MAX_MS, disableMs: e.KEY_DISABLE_MS },
   };
 }

@@ -11,3 +11,4 @@ export * from './media';
 export * from './jobs';
 export * from './log-throttle';
 export * from './time';
+export * from './streams';

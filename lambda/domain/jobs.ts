@@ -1,6 +1,6 @@
 import type { ProviderName } from './ids';
 import type { Classifier } from './outcome';
-import type { KeyCredential, Operation, UpstreamRequest } from './ports';
+import type { BufferedOperation, KeyCredential, UpstreamRequest } from './ports';
 
 export type JobStatus = 'queued' | 'in_progress' | 'completed' | 'failed';
 export type JobObject = 'video' | 'audio.generation';
@@ -57,7 +57,7 @@ export interface JobAdapter<Req> {
   provider: ProviderName;
   object: JobObject;
   expectedMs: number;
-  create(req: Req, jobId: string): Operation<Created>;
+  create(req: Req, jobId: string): BufferedOperation<Created>;
   /** The poll's requests, in order; `interpret` reads each answer and says what to do next. */
   poll(job: JobRecord, key: KeyCredential): PollPlan;
 }

@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+
 /** Provider-neutral requests (after validation) and results, OpenAI-shaped. */
 
 export const SPEECH_FORMATS = ['mp3', 'opus', 'aac', 'flac', 'wav', 'pcm'] as const;
@@ -21,9 +23,10 @@ export interface SpeechRequest {
   instructions?: string;
 }
 
-export interface AudioResult {
+/** Media relayed as it arrives: speech audio, pass-through JSON. Destroying `body` cancels the upstream request. */
+export interface MediaStream {
   contentType: string;
-  audio: Buffer;
+  body: Readable;
 }
 
 export interface ImageRequest {
@@ -38,6 +41,7 @@ export interface ImageRequest {
 
 export type ImageDatum = { url: string; revised_prompt?: string } | { b64_json: string; revised_prompt?: string };
 
+/** The images answer, OpenAI-shaped (what a provider whose shape differs is mapped to). */
 export interface ImagesResult {
   created: number;
   data: ImageDatum[];

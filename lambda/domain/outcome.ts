@@ -79,6 +79,10 @@ export interface RequestSummary {
   allKeysExhausted: boolean;
   /** Latency of each upstream attempt that answered. */
   upstreamLatencyMs: number[];
-  /** When the request finished (epoch ms). */
+  /** When the request finished (epoch ms): for a streamed answer, when its last byte passed. */
   at: number;
+  /** Time to the first byte of the answer (served requests; for an answer read whole, its latency). */
+  ttfbMs?: number;
+  /** A streamed answer that failed after its first byte (the client's response was aborted). */
+  streamAborted?: boolean;
 }

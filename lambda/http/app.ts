@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { RouteContract, routePattern } from '../contracts';
 import { errorFields, InvalidRequest, Log } from '../domain';
@@ -9,7 +10,16 @@ export interface InvocationContext {
   getRemainingTimeInMillis?(): number;
 }
 
-export type ProxyHandler = (event: APIGatewayProxyEvent, context?: InvocationContext) => Promise<APIGatewayProxyResult>;
+/** An answer: a body read whole (API Gateway proxy result shape), or one that streams. */
+export type HttpResult = APIGatewayProxyResult | StreamedResult;
+
+export interface StreamedResult {
+  statusCode: number;
+  headers: Record<string, string>;
+  stream: Readable;
+}
+
+export type ProxyHandler = (event: APIGatewayProxyEvent, context?: InvocationContext) => Promise<HttpResult>;
 
 export interface Call {
   event: APIGatewayProxyEvent;
@@ -20,7 +30,7 @@ export interface Call {
 
 /** A route of the shared contract (method and path) and what answers it. */
 export interface Route extends RouteContract {
-  handle(call: Call): Promise<APIGatewayProxyResult>;
+  handle(call: Call): Promise<HttpResult>;
 }
 
 /** What the HTTP layer needs of the runtime: time, a log, and how long a request may take. */
@@ -52,7 +62,7 @@ export function createApp(served: Route[], ctx: HttpContext): ProxyHandler {
     const { requestDeadlineMs, deadlineMarginMs } = ctx;
     const remaining = context?.getRemainingTimeInMillis?.();
     const budget = remaining === undefined ? requestDeadlineMs : Math.min(requestDeadlineMs, remaining - deadlineMarginMs);
-    let res: APIGatewayProxyResult;
+    let res: HttpResult;
     try {
       const matching = routes.filter((r) => r.pattern.test(path));
       const route = matching.find((r) => r.method === method);

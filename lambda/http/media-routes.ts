@@ -1,16 +1,15 @@
-import type { APIGatewayProxyResult } from 'aws-lambda';
-import type { AudioResult, Failure, ImageRequest, ImagesResult, RotationResult, SpeechRequest } from '../domain';
+import type { Failure, ImageRequest, MediaStream, RotationResult, SpeechRequest } from '../domain';
 import { ROUTES } from '../contracts';
 import type { ProviderId } from '../providers/registry';
 import type { ImageProvider, SpeechProvider } from '../providers/types';
-import { Call, errorResult, json, jsonBody, Route } from './app';
+import { Call, errorResult, HttpResult, jsonBody, Route } from './app';
 import { failureToHttp } from './errors';
 import { parseImages, parseSpeech } from './validation';
 
 /** What the media routes need of the gateway: run a validated request on its provider. */
 export interface MediaRunner {
-  speech(provider: SpeechProvider<ProviderId>, req: SpeechRequest, deadline: number): Promise<RotationResult<AudioResult>>;
-  images(provider: ImageProvider<ProviderId>, req: ImageRequest, deadline: number): Promise<RotationResult<ImagesResult>>;
+  speech(provider: SpeechProvider<ProviderId>, req: SpeechRequest, deadline: number): Promise<RotationResult<MediaStream>>;
+  images(provider: ImageProvider<ProviderId>, req: ImageRequest, deadline: number): Promise<RotationResult<MediaStream>>;
 }
 
 /** `POST /v1/audio/speech` and `POST /v1/images/generations`. */
@@ -20,32 +19,31 @@ export function mediaRoutes(gw: MediaRunner): Route[] {
       ...ROUTES.speech,
       handle: async (call) => {
         const { serving, req } = parseSpeech(jsonBody(call.event));
-        const r = await gw.speech(serving, req, call.deadline);
-        return answer(call, serving.id, r, (audio) => ({
-          statusCode: 200,
-          headers: { 'content-type': audio.contentType },
-          body: audio.audio.toString('base64'),
-          isBase64Encoded: true,
-        }));
+        return answer(call, serving.id, await gw.speech(serving, req, call.deadline), streamed);
       },
     },
     {
       ...ROUTES.images,
       handle: async (call) => {
         const { serving, req } = parseImages(jsonBody(call.event));
-        return answer(call, serving.id, await gw.images(serving, req, call.deadline), (images) => json(200, images));
+        return answer(call, serving.id, await gw.images(serving, req, call.deadline), streamed);
       },
     },
   ];
 }
 
 /** A provider route's answer: the result, or the failure in OpenAI shape; always naming provider and attempts. */
-export function answer<T>(call: Call, provider: string, r: RotationResult<T>, ok: (v: T) => APIGatewayProxyResult): APIGatewayProxyResult {
+export function answer<T>(call: Call, provider: string, r: RotationResult<T>, ok: (v: T) => HttpResult): HttpResult {
   const res = r.ok ? ok(r.value) : failed(call, provider, r.failure);
   res.headers = { ...res.headers, 'x-nanobot-provider': provider, 'x-nanobot-attempts': String(r.attempts) };
   return res;
 }
 
-function failed(call: Call, provider: string, f: Failure): APIGatewayProxyResult {
+function failed(call: Call, provider: string, f: Failure): HttpResult {
   return errorResult(failureToHttp(f, provider), call.requestId);
+}
+
+/** A relayed answer: the bytes go to the client as they arrive. */
+function streamed(m: MediaStream): HttpResult {
+  return { statusCode: 200, headers: { 'content-type': m.contentType }, stream: m.body };
 }

@@ -143,7 +143,7 @@ export class JobService {
     for (let step = 0; step < 3; step++) {
       try {
         counter.calls += 1;
-        const a = await this.deps.transport(req, Math.max(1, deadline - this.clock()));
+        const a = await this.deps.transport.send(req, Math.max(1, deadline - this.clock()));
         // The vendor's classifier reads every poll answer, as it reads creation's (Kling: a token
         // complaint re-mints the token for the next poll).
         const c = plan.classify(a, Date.now());

@@ -1,6 +1,5 @@
 import type {
-  AudioResult, Classifier, Clock, ImageInput, ImageRequest, ImagesResult, JobAdapter, JobObject, Operation, SpeechInput,
-  SpeechRequest,
+  Classifier, Clock, ImageInput, ImageRequest, JobAdapter, JobObject, MediaStream, Operation, SpeechInput, SpeechRequest,
 } from '../domain';
 
 /** Every configured base URL, by the name its vendor gave it (`openai`, `falQueue`, …). */
@@ -30,14 +29,14 @@ export interface SpeechProvider<Id extends string = string> extends ProviderBase
   capability: 'speech';
   /** The provider's own rules on top of the route's schema; throws `InvalidRequest`. */
   validate(input: SpeechInput): SpeechRequest;
-  operation(urls: BaseUrls, req: SpeechRequest): Operation<AudioResult>;
+  operation(urls: BaseUrls, req: SpeechRequest): Operation<MediaStream>;
 }
 
 /** `POST /v1/images/generations`. */
 export interface ImageProvider<Id extends string = string> extends ProviderBase<Id> {
   capability: 'image';
   validate(input: ImageInput): ImageRequest;
-  operation(urls: BaseUrls, req: ImageRequest): Operation<ImagesResult>;
+  operation(urls: BaseUrls, req: ImageRequest): Operation<MediaStream>;
 }
 
 /** What a job keeps of its request besides model and prompt (shown on the job resource). */

@@ -121,6 +121,8 @@ function afterAttempt(r: AttemptResult, jitter: number, s: LoopState, settings: 
         break;
     }
   } else if (r.kind === 'transport_error') {
+    // An answer larger than we read whole would be as large from any key: no retry.
+    if (r.code === 'answer_too_large') return { kind: 'fail', failure: failed };
     if (r.timedOut && s.now >= s.deadline - MIN_ATTEMPT_MS) return { kind: 'fail', failure: { kind: 'deadline_exceeded' } };
     if (r.sent && !s.replaySafe) return { kind: 'fail', failure: { kind: 'outcome_unknown' } };
   } else if (!s.replaySafe) {

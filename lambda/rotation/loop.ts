@@ -1,4 +1,4 @@
-import { Failure, MalformedAnswer, Operation, RotationResult, Transport, TransportError } from '../domain';
+import { BufferedOperation, discard, Failure, MalformedAnswer, OpenAnswer, Operation, RawAnswer, RotationResult, Transport, TransportError } from '../domain';
 import type { KeyLease } from '../keys/key-lease';
 import type { KeyPool } from '../keys/key-pool';
 import { AttemptResult, decide, LoopState, RotationReason, RotationSettings } from './decide';
@@ -94,21 +94,31 @@ interface Step<T> {
 }
 
 async function attempt<T>(op: Operation<T>, lease: KeyLease, budgetMs: number, transport: Transport): Promise<Step<T>> {
-  let answer;
+  let answer: RawAnswer | OpenAnswer;
   try {
-    answer = await transport(await op.request(lease), budgetMs);
+    const req = await op.request(lease);
+    answer = 'relay' in op ? await transport.open(req, budgetMs) : await transport.send(req, budgetMs);
   } catch (err) {
     if (err instanceof TransportError) return { result: { kind: 'transport_error', sent: err.sent, timedOut: err.timedOut, code: err.causeCode } };
     throw err;
   }
-  // Wall time, not the injected clock: HTTP-date hints are wall-clock dates.
-  const c = op.classify(answer, Date.now());
+  const open = 'raw' in answer ? undefined : answer;
+  // Wall time, not the injected clock: HTTP-date hints are wall-clock dates. A streaming 2xx is
+  // classified on its status and headers.
+  const c = op.classify(open ? { status: open.status, headers: open.headers, body: '' } : (answer as RawAnswer), Date.now());
   const result: AttemptResult = { kind: 'answer', outcome: c.outcome, status: answer.status, code: c.code, retryAfterMs: c.retryAfterMs };
-  if (c.outcome !== 'ok') return { result };
+  if (c.outcome !== 'ok') {
+    if (open) discard(open.body);
+    return { result };
+  }
   try {
-    return { result, value: op.decode(answer), budgetSpentForMs: c.budgetSpentForMs };
+    const value = open && 'relay' in op ? await op.relay(open) : (op as BufferedOperation<T>).decode(answer as RawAnswer);
+    return { result, value, budgetSpentForMs: c.budgetSpentForMs };
   } catch (err) {
+    if (open) discard(open.body);
     if (err instanceof MalformedAnswer) return { result: { kind: 'malformed_answer', status: answer.status } };
-    throw err;
+    if (err instanceof TransportError) return { result: { kind: 'transport_error', sent: true, timedOut: err.timedOut, code: err.causeCode } };
+    // The body failed before its first chunk (reset, idle timeout): sent, no usable answer.
+    return { result: { kind: 'transport_error', sent: true, timedOut: false, code: 'body_failed' } };
   }
 }

@@ -23,7 +23,7 @@ export class RequestTally implements RotationEvents {
     this.keysDisabled += 1;
   }
 
-  summary(r: { served: boolean; status: number; latencyMs: number; attempts: number; failure?: Failure; at: number }): RequestSummary {
+  summary(r: { served: boolean; status: number; latencyMs: number; attempts: number; failure?: Failure; at: number; ttfbMs?: number; streamAborted?: boolean }): RequestSummary {
     return {
       provider: this.provider,
       served: r.served,
@@ -36,6 +36,8 @@ export class RequestTally implements RotationEvents {
       allKeysExhausted: r.failure?.kind === 'all_keys_cooling' || r.failure?.kind === 'no_usable_key',
       upstreamLatencyMs: this.upstreamLatencyMs,
       at: r.at,
+      ...(r.ttfbMs !== undefined ? { ttfbMs: r.ttfbMs } : {}),
+      ...(r.streamAborted ? { streamAborted: true } : {}),
     };
   }
 }

@@ -1,10 +1,11 @@
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import {
   AccessLogField,
   AccessLogFormat,
   ApiKey,
   EndpointType,
   LambdaIntegration,
+  ResponseTransferMode,
   LogGroupLogDestination,
   MethodLoggingLevel,
   Period,
@@ -28,6 +29,11 @@ export interface MediaApiProps {
    * @default no quota
    */
   readonly quota?: { readonly limit: number; readonly period: 'DAY' | 'WEEK' | 'MONTH' };
+  /**
+   * How long API Gateway waits for a streamed answer to finish (stream mode allows up to 15 minutes).
+   * @default Duration.minutes(5)
+   */
+  readonly integrationTimeout?: Duration;
   /** @default 'nanobot' */
   readonly restApiName?: string;
   /** @default 'prod' */
@@ -156,7 +162,14 @@ export class MediaApi extends Construct {
     });
 
     // One integration, one permission per method, no test-invoke permissions.
-    const integration = new LambdaIntegration(props.handler, { proxy: true, allowTestInvoke: false });
+    // Stream mode: API Gateway invokes with InvokeWithResponseStream and relays bytes as the
+    // function writes them — no 10 MB / 6 MB payload limits, no 29 s wall, first bytes at once.
+    const integration = new LambdaIntegration(props.handler, {
+      proxy: true,
+      allowTestInvoke: false,
+      responseTransferMode: ResponseTransferMode.STREAM,
+      timeout: props.integrationTimeout ?? Duration.minutes(5),
+    });
     for (const route of MEDIA_ROUTES) {
       const resource = this.api.root.resourceForPath(route.path);
       const pathParams = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);

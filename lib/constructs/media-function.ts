@@ -23,22 +23,21 @@ export interface MediaFunctionProps {
   /**
    * 512 MB: the work is waiting on upstream HTTP, so more memory buys no speed there, but Lambda
    * allots CPU in proportion to memory and cold start (module init, TLS handshakes, JWT signing)
-   * and base64-encoding a few MB of audio are CPU-bound. 512 MB on arm64 keeps both short at about
-   * half the GB-second cost of 1 GB; buffered responses stay under 6 MB, so memory is never tight.
+   * is CPU-bound. 512 MB on arm64 keeps it short at about half the GB-second cost of 1 GB; media
+   * is relayed as it streams (one chunk in memory per request), so memory is never tight.
    * @default 512
    */
   readonly memorySize?: number;
   /**
-   * API Gateway REST gives up on an integration after 29 s. The handler's own deadline
-   * (`requestDeadline`, 26 s) fires first and answers 504 with health recorded; the function
-   * timeout sits just above the 29 s so Lambda never kills a request the handler is still
-   * finishing, and anything later would be answered to nobody.
+   * Above the API Gateway integration timeout (answers stream, so that is minutes, not 29 s):
+   * Lambda never kills a response API Gateway is still relaying.
    * @default Duration.seconds(30)
    */
   readonly timeout?: Duration;
   /**
-   * Upper bound of one request's time budget (`REQUEST_DEADLINE_MS`); the handler uses
-   * min(remaining time − margin, this). 3 s under the 29 s gateway limit leaves room to answer.
+   * Upper bound of one request's time to its first byte (`REQUEST_DEADLINE_MS`): attempts, backoff
+   * and waits for keys; the handler uses min(remaining time − margin, this). A streamed body after
+   * that is bounded by the idle timeout and the function timeout.
    * @default Duration.seconds(26)
    */
   readonly requestDeadline?: Duration;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { IncomingMessage } from 'node:http';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
 
 /** Text bodies pass as UTF-8; anything else is base64, as API Gateway does with binary media types. */
 function isText(contentType: string | undefined): boolean {
@@ -64,14 +64,4 @@ export function toProxyEvent(req: IncomingMessage, body: Buffer): APIGatewayProx
       },
     },
   };
-}
-
-/** Writes a proxy result back as HTTP, decoding base64 bodies as API Gateway does. */
-export function writeProxyResult(res: ServerResponse, result: APIGatewayProxyResult): void {
-  const body = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body ?? '', 'utf8');
-  for (const [k, v] of Object.entries(result.headers ?? {})) res.setHeader(k, String(v));
-  for (const [k, vs] of Object.entries(result.multiValueHeaders ?? {})) res.setHeader(k, vs.map(String));
-  res.setHeader('content-length', body.length);
-  res.statusCode = result.statusCode;
-  res.end(body);
 }

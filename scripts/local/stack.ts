@@ -1,6 +1,6 @@
 import { createServer, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Log } from '../../lambda/domain';
+import { errorFields, Log } from '../../lambda/domain';
 import { keysFromEnv, loadConfig } from '../../lambda/config/env';
 import { Gateway, realTime } from '../../lambda/app/gateway';
 import { createRuntime, Runtime, RuntimeOptions } from '../../lambda/app/runtime';
@@ -8,7 +8,8 @@ import { createLogger } from '../../lambda/observability/logger';
 import { moduleOf, Vendor, VENDORS } from '../../lambda/providers/registry';
 import { startSandbox, Sandbox } from '../sandbox';
 import { ensureTable, startDynalite, LocalDynamo } from './dynamo';
-import { toProxyEvent, writeProxyResult } from './apigw';
+import { toProxyEvent } from './apigw';
+import { writeResult } from '../../lambda/http/write';
 
 type Env = Record<string, string | undefined>;
 
@@ -104,11 +105,19 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
           return;
         }
         const result = await app(toProxyEvent(req, body));
-        res.once('finish', () => void runtime.afterResponse());
-        writeProxyResult(res, result);
+        res.once('close', () => void runtime.afterResponse());
+        // The same writer the Lambda handler uses: a streamed answer is piped as it arrives.
+        await writeResult(result, (statusCode, headers) => {
+          res.writeHead(statusCode, headers);
+          return res;
+        }).catch((err: unknown) => {
+          // Aborted mid-stream (the upstream failed, or the client left): the response is destroyed, never ended cleanly.
+          log.warn('response aborted', errorFields(err));
+          res.destroy();
+        });
       })
       .catch((err: unknown) => {
-        log.error('local server error', { error: err instanceof Error ? err.message : String(err) });
+        log.error('local server error', errorFields(err));
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { message: 'Internal error.', type: 'api_error', code: 'internal_error', param: null } }));
       });

@@ -78,7 +78,7 @@ describe('ProviderKeys secret', () => {
 });
 
 describe('MediaFunction', () => {
-  it('runs nodejs22.x on arm64 with the chosen memory and 30 s timeout', () => {
+  it('runs nodejs22.x on arm64 with the chosen memory and a timeout 10 s above the integration timeout', () => {
     s.template.resourceCountIs('AWS::Lambda::Function', 1);
     s.template.hasResourceProperties('AWS::Lambda::Function', {
       FunctionName: 'nanobot',
@@ -86,7 +86,7 @@ describe('MediaFunction', () => {
       Architectures: ['arm64'],
       Handler: 'index.handler',
       MemorySize: 512,
-      Timeout: 30,
+      Timeout: 310,
     });
   });
 
@@ -102,7 +102,7 @@ describe('MediaFunction', () => {
     expect(vars).toEqual({
       TABLE_NAME: { Ref: logicalId(s.stack.table.table) },
       PROVIDER_KEYS_SECRET_ID: { Ref: logicalId(s.stack.providerKeys.secret) },
-      REQUEST_DEADLINE_MS: '26000',
+      REQUEST_DEADLINE_MS: '120000',
       POWERTOOLS_SERVICE_NAME: 'nanobot',
       POWERTOOLS_METRICS_NAMESPACE: 'Nanobot',
       POWERTOOLS_LOG_LEVEL: 'INFO',

@@ -82,6 +82,22 @@ describe('MediaApi', () => {
     expect([...methods().keys()].sort()).toEqual(served);
   });
 
+  it('streams every answer: InvokeWithResponseStream, five minutes, and the permission to invoke the function', () => {
+    const found = methods();
+    expect(found.size).toBeGreaterThan(0);
+    for (const m of found.values()) {
+      const integration = m.Integration as { ResponseTransferMode?: string; TimeoutInMillis?: number; Uri?: unknown };
+      expect(integration.ResponseTransferMode).toBe('STREAM');
+      expect(integration.TimeoutInMillis).toBe(300_000);
+      // The streaming invoke path (API version 2021-11-15), not the buffered /invocations.
+      expect(JSON.stringify(integration.Uri)).toMatch(/2021-11-15\/functions\/.*\/response-streaming-invocations/);
+    }
+    // lambda:InvokeFunction is the action InvokeWithResponseStream is authorised by: one per method.
+    const permissions = Object.values(resourcesOf(s.template, 'AWS::Lambda::Permission')).filter((p) => p.Properties.Principal === 'apigateway.amazonaws.com');
+    expect(permissions.length).toBe(found.size);
+    for (const p of permissions) expect(p.Properties.Action).toBe('lambda:InvokeFunction');
+  });
+
   it('requires an API key on every method', () => {
     const found = methods();
     expect(found.size).toBe(8);

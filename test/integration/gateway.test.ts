@@ -43,7 +43,7 @@ describe('speech and images through the gateway', () => {
     expect(res.headers.get('x-nanobot-provider')).toBe('elevenlabs-tts');
     const wav = Buffer.from(await res.arrayBuffer());
     expect(wav.subarray(0, 4).toString('latin1')).toBe('RIFF');
-    expect(h.sandbox.log().some((r) => r.vendor === 'elevenlabs' && r.path === '/v1/text-to-speech/JBFqnCBsd6RMkjVDRZzb')).toBe(true);
+    expect(h.sandbox.log().some((r) => r.vendor === 'elevenlabs' && r.path === '/v1/text-to-speech/JBFqnCBsd6RMkjVDRZzb/stream')).toBe(true);
   });
 
   test('fal flux: size → image_size, n → num_images, result mapped to {created, data:[{url}]}', async () => {

@@ -1,3 +1,4 @@
+import { responseSink } from '../support/results';
 import { createServer, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
@@ -79,11 +80,12 @@ test('init registers the extension; a speech request is answered, then health is
 
     // Lambda delivers the INVOKE event to the extension and the request to the handler.
     pendingNext.shift()!.end(JSON.stringify({ eventType: 'INVOKE', requestId: 'req-1', deadlineMs: Date.now() + 30_000 }));
-    const res = await mod.handler(event('POST', '/v1/audio/speech', { model: 'tts-1', input: 'from Lambda', voice: 'alloy' }), context('req-1'));
+    const sink = responseSink();
+    await mod.handler(event('POST', '/v1/audio/speech', { model: 'tts-1', input: 'from Lambda', voice: 'alloy' }), sink.stream, context('req-1'));
+    const res = sink.result();
     expect(res.statusCode).toBe(200);
-    expect(res.isBase64Encoded).toBe(true);
     expect(res.headers).toMatchObject({ 'content-type': 'audio/mpeg', 'x-nanobot-provider': 'openai-tts' });
-    expect(Buffer.from(res.body, 'base64').length).toBeGreaterThan(1000);
+    expect(res.body.length).toBeGreaterThan(1000);
 
     // The extension asks for its next event only after the flush: then the bucket is in the table.
     await waitFor(() => nextCalls === 2);
@@ -92,8 +94,9 @@ test('init registers the extension; a speech request is answered, then health is
     client.destroy();
     expect(items.Items?.some((i) => i.sk.S?.startsWith('BUCKET#') && i.requests.N === '1')).toBe(true);
 
-    const missing = await mod.handler(event('GET', '/v1/nothing'), context('req-2'));
-    expect(missing.statusCode).toBe(404);
+    const missingSink = responseSink();
+    await mod.handler(event('GET', '/v1/nothing'), missingSink.stream, context('req-2'));
+    expect(missingSink.result().statusCode).toBe(404);
   } finally {
     process.env = saved;
   }

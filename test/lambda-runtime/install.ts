@@ -139,9 +139,47 @@ export async function ensureRuntimeClient(opts: { log?: Log } = {}): Promise<Ens
     // Another process may have built it while we waited.
     const built = current(key);
     if (built) return done(built, false);
+    // A build of the same key in the machine's cache (another clone built it: CI clones afresh).
+    const restored = restoreFromMachineCache(key, log);
+    if (restored) return done(restored, false);
     const stamp = await build(key, nodeBin, nodeVersion, log);
+    saveToMachineCache(key, log);
     return done(stamp, true, stamp.aptInstalled);
   });
+}
+
+/**
+ * Builds are also kept per machine, outside any clone (`$NANOBOT_RIC_CACHE`, default
+ * `~/.cache/nanobot/lambda-ric/<key>`): a fresh clone on a machine that built the same pinned
+ * version for the same Node copies it (seconds) instead of compiling it again (minutes).
+ */
+function machineCacheDir(key: string): string {
+  const base = process.env.NANOBOT_RIC_CACHE ?? path.join(os.homedir(), '.cache', 'nanobot', 'lambda-ric');
+  return path.join(base, key);
+}
+
+function restoreFromMachineCache(key: string, log: Log): Stamp | undefined {
+  const dir = machineCacheDir(key);
+  if (!fs.existsSync(path.join(dir, 'node_modules', '.nanobot-ric-stamp.json'))) return undefined;
+  try {
+    fs.rmSync(path.join(HARNESS_DIR, 'node_modules'), { recursive: true, force: true });
+    fs.cpSync(path.join(dir, 'node_modules'), path.join(HARNESS_DIR, 'node_modules'), { recursive: true, verbatimSymlinks: true });
+    log(`aws-lambda-ric restored from the machine's build cache (${dir})`);
+    return current(key);
+  } catch (err) {
+    log(`machine build cache unusable (${(err as Error).message}); building`);
+    return undefined;
+  }
+}
+
+function saveToMachineCache(key: string, log: Log): void {
+  const dir = machineCacheDir(key);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.cpSync(path.join(HARNESS_DIR, 'node_modules'), path.join(dir, 'node_modules'), { recursive: true, verbatimSymlinks: true });
+  } catch (err) {
+    log(`could not keep the build in the machine's cache (${(err as Error).message})`);
+  }
 }
 
 async function build(key: string, nodeBin: string, nodeVersion: string, log: Log): Promise<Stamp> {

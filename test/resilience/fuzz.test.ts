@@ -1,3 +1,4 @@
+import { readResult } from '../support/results';
 import fc from 'fast-check';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { LocalStack } from '../../scripts/local/stack';
@@ -186,8 +187,8 @@ test('API Gateway events with base64 bodies (valid, invalid, binary), odd paths 
     fc.asyncProperty(event, async (e) => {
       const mark = h.sandbox.log().length;
       const ev = { resource: '/{proxy+}', path: e.path, httpMethod: e.method, headers: e.headers, multiValueHeaders: {}, queryStringParameters: null, multiValueQueryStringParameters: null, pathParameters: null, stageVariables: null, body: e.body, isBase64Encoded: e.isBase64Encoded, requestContext: { requestId: `fuzz-${mark}` } } as unknown as APIGatewayProxyEvent;
-      const res = await stack.runtime.app(ev);
-      h.responses.push(JSON.stringify(res));
+      const res = await readResult(await stack.runtime.app(ev));
+      h.responses.push(JSON.stringify({ ...res, bytes: undefined }));
       noteServed(res.statusCode, res.headers?.['x-nanobot-provider']);
       expect(res.statusCode).toBeLessThan(500);
       if (res.statusCode !== 200) {

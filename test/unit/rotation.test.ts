@@ -4,7 +4,8 @@ import { KeyPool } from '../../lambda/keys/key-pool';
 import { openaiTts } from '../../lambda/providers/openai/speech';
 import { MemoryLog } from '../../lambda/observability/logger';
 import { rotationLog } from '../../lambda/observability/rotation-log';
-import { AudioResult, Operation, RawAnswer, Transport, TransportError, UpstreamRequest } from '../../lambda/domain';
+import { Readable } from 'node:stream';
+import { MediaStream, Operation, RawAnswer, Transport, TransportError, UpstreamRequest } from '../../lambda/domain';
 
 /**
  * The rotation loop's decisions, against a scripted transport (no server, no socket) and a fake
@@ -23,7 +24,7 @@ const DEAD = 'http://refused.test';
 let script: ((key: string) => Scripted)[] = [];
 let calls: string[] = [];
 
-const transport: Transport = async (req: UpstreamRequest): Promise<RawAnswer> => {
+const answer = async (req: UpstreamRequest): Promise<RawAnswer> => {
   const key = (req.headers.authorization ?? '').replace(/^Bearer /, '');
   calls.push(key);
   if (req.url.startsWith(DEAD)) throw new TransportError(false, false, 'ECONNREFUSED');
@@ -37,14 +38,24 @@ const transport: Transport = async (req: UpstreamRequest): Promise<RawAnswer> =>
   return { status: r.status, headers, body, raw: Buffer.from(text) };
 };
 
-const speechOp = (url = baseUrl): Operation<AudioResult> => openaiTts.operation({ openai: url }, { model: 'tts-1', input: 'hi', voice: 'alloy', response_format: 'mp3' });
+/** The same script, read whole or opened: a 2xx opens as a stream of its bytes, anything else is read whole. */
+const transport: Transport = {
+  send: answer,
+  open: async (req) => {
+    const a = await answer(req);
+    if (a.status < 200 || a.status >= 300) return a;
+    return { status: a.status, headers: a.headers, body: Readable.from([a.raw], { objectMode: false }) };
+  },
+};
+
+const speechOp = (url = baseUrl): Operation<MediaStream> => openaiTts.operation({ openai: url }, { model: 'tts-1', input: 'hi', voice: 'alloy', response_format: 'mp3' });
 
 const SETTINGS: RotationSettings = { requestDeadlineMs: 10_000, deadlineMarginMs: 0, maxAttempts: 6, maxWaitMs: 1_000, backoffBaseMs: 200, backoffCapMs: 4_000 };
 const rate = (retryAfter?: string): Scripted => ({ status: 429, headers: retryAfter ? { 'retry-after': retryAfter } : {}, body: { error: { message: 'Rate limit reached', type: 'requests', param: null, code: 'rate_limit_exceeded' } } });
 const quota: Scripted = { status: 429, body: { error: { message: 'You exceeded your current quota', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } } };
 const ok: Scripted = { status: 200 };
 
-function setup(keys: string[], settings: Partial<RotationSettings> = {}, op?: Operation<AudioResult>) {
+function setup(keys: string[], settings: Partial<RotationSettings> = {}, op?: Operation<MediaStream>) {
   let t = 1_000_000;
   const slept: number[] = [];
   const log = new MemoryLog();

@@ -1,5 +1,5 @@
-import { AudioResult, CONTENT_TYPE, InvalidRequest, Operation, SpeechFormat, SpeechRequest } from '../../domain';
-import { audioFrom } from '../http/audio';
+import { CONTENT_TYPE, InvalidRequest, MediaStream, SpeechFormat, SpeechRequest, StreamedOperation } from '../../domain';
+import { relayAudio } from '../http/relay';
 import { range, tooLong } from '../rules';
 import type { SpeechProvider } from '../types';
 import { classifyElevenLabs } from './classify';
@@ -24,14 +24,15 @@ export function elevenLabsMaxChars(model: string): number {
   return 10000;
 }
 
-function elevenLabsSpeech(baseUrl: string, req: SpeechRequest): Operation<AudioResult> {
+function elevenLabsSpeech(baseUrl: string, req: SpeechRequest): StreamedOperation<MediaStream> {
   const outputFormat = ELEVENLABS_OUTPUT_FORMAT[req.response_format] ?? 'mp3_44100_128';
   const body = JSON.stringify({
     text: req.input,
     model_id: req.model,
     ...(req.speed !== undefined ? { voice_settings: { speed: req.speed } } : {}),
   });
-  const url = `${baseUrl}/v1/text-to-speech/${encodeURIComponent(req.voice)}?output_format=${outputFormat}`;
+  // The streaming endpoint: same body and output_format, audio sent as it is produced.
+  const url = `${baseUrl}/v1/text-to-speech/${encodeURIComponent(req.voice)}/stream?output_format=${outputFormat}`;
   return {
     replaySafe: true,
     request: (key) => ({
@@ -41,7 +42,7 @@ function elevenLabsSpeech(baseUrl: string, req: SpeechRequest): Operation<AudioR
       body,
     }),
     classify: classifyElevenLabs,
-    decode: (a) => audioFrom(a, CONTENT_TYPE[req.response_format]),
+    relay: (a) => relayAudio(a, CONTENT_TYPE[req.response_format]),
   };
 }
 

@@ -1,4 +1,5 @@
-import { ImageDatum, ImageRequest, ImagesResult, InvalidRequest, MalformedAnswer, Operation } from '../../domain';
+import { Readable } from 'node:stream';
+import { BufferedOperation, ImageDatum, ImageRequest, ImagesResult, InvalidRequest, MalformedAnswer, MediaStream } from '../../domain';
 import { obj } from '../http/json';
 import { tooLong } from '../rules';
 import type { ImageProvider } from '../types';
@@ -40,7 +41,7 @@ export function falAuth(secret: string): Record<string, string> {
   return { authorization: `Key ${secret}`, accept: 'application/json' };
 }
 
-function falFluxImages(baseUrl: string, req: ImageRequest): Operation<ImagesResult> {
+function falFluxImages(baseUrl: string, req: ImageRequest): BufferedOperation<MediaStream> {
   const wantB64 = req.response_format === 'b64_json';
   const body = JSON.stringify({
     prompt: req.prompt,
@@ -68,7 +69,10 @@ function falFluxImages(baseUrl: string, req: ImageRequest): Operation<ImagesResu
         if (inline) return wantB64 ? { b64_json: inline[1] } : { url };
         return { url };
       });
-      return { created: Math.floor(Date.now() / 1000), data };
+      // fal's shape is not OpenAI's: read whole (bounded by the transport's cap), reshaped, then sent.
+      const result: ImagesResult = { created: Math.floor(Date.now() / 1000), data };
+      const json = Buffer.from(JSON.stringify(result));
+      return { contentType: 'application/json', body: Readable.from([json]) };
     },
   };
 }

@@ -1,31 +1,86 @@
-import { HeaderMap, RawAnswer, Transport, TransportError, UpstreamRequest } from '../../domain';
+import type { Readable } from 'node:stream';
+import { Agent, request } from 'undici';
+import { discard, HeaderMap, OpenAnswer, RawAnswer, Transport, TransportError, UpstreamRequest } from '../../domain';
+
+export interface HttpTransportOptions {
+  /** Largest answer read whole (a buffered operation, an error body); past it, `answer_too_large`. */
+  maxAnswerBytes: number;
+  /** A streamed body that sends nothing for this long is aborted. */
+  idleTimeoutMs: number;
+}
+
+export const DEFAULT_TRANSPORT_OPTIONS: HttpTransportOptions = { maxAnswerBytes: 64 * 1024 * 1024, idleTimeoutMs: 30_000 };
 
 /**
- * Sends one request with Node's fetch, reading the whole body under the same abort signal, so a
- * slow body is bounded by the caller's deadline exactly like slow headers are.
+ * HTTP to providers on undici's `request` API: one keep-alive connection pool per provider origin
+ * (undici's Agent keys its pools by origin), bodies as streams. Headers are bounded by the caller's
+ * budget; a buffered body by the same budget and the byte cap; a streamed body by the idle timeout.
  */
-export const sendUpstream: Transport = async (req: UpstreamRequest, timeoutMs: number): Promise<RawAnswer> => {
-  const signal = AbortSignal.timeout(Math.max(1, Math.floor(timeoutMs)));
-  let res: Response;
-  try {
-    res = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body, signal, redirect: 'manual' });
-  } catch (err) {
-    throw transportError(err, signal, false);
-  }
-  let raw: Buffer;
-  try {
-    raw = Buffer.from(await res.arrayBuffer());
-  } catch (err) {
-    throw transportError(err, signal, true);
-  }
-  const headers: HeaderMap = {};
-  res.headers.forEach((v, k) => {
-    headers[k] = v;
-  });
-  return { status: res.status, headers, body: parseBody(headers['content-type'], raw), raw };
-};
+export function httpTransport(options: Partial<HttpTransportOptions> = {}): Transport {
+  const o = { ...DEFAULT_TRANSPORT_OPTIONS, ...options };
+  const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, headersTimeout: 0, bodyTimeout: o.idleTimeoutMs });
 
-function parseBody(contentType: string | undefined, raw: Buffer): unknown {
+  const open = async (req: UpstreamRequest, timeoutMs: number): Promise<OpenAnswer & { done: () => void; signal: AbortSignal }> => {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), Math.max(1, Math.floor(timeoutMs)));
+    const done = () => clearTimeout(timer);
+    try {
+      const res = await request(req.url, { method: req.method, headers: req.headers, body: req.body, signal: ac.signal, dispatcher: agent });
+      return { status: res.statusCode, headers: flatten(res.headers), body: res.body as unknown as Readable, done, signal: ac.signal };
+    } catch (err) {
+      done();
+      throw transportError(err, ac.signal, false);
+    }
+  };
+
+  const readWhole = async (a: OpenAnswer & { done: () => void; signal: AbortSignal }): Promise<RawAnswer> => {
+    try {
+      const raw = await readAll(a.body, o.maxAnswerBytes);
+      return { status: a.status, headers: a.headers, body: parseBody(a.headers['content-type'], raw), raw };
+    } catch (err) {
+      if (err instanceof TransportError) throw err;
+      throw transportError(err, a.signal, true);
+    } finally {
+      a.done();
+    }
+  };
+
+  return {
+    async open(req, timeoutMs) {
+      const a = await open(req, timeoutMs);
+      // An error answer is read whole, within the same budget: classifying it needs its body.
+      if (a.status < 200 || a.status >= 300) return readWhole(a);
+      a.done();
+      return { status: a.status, headers: a.headers, body: a.body };
+    },
+    send: async (req, timeoutMs) => readWhole(await open(req, timeoutMs)),
+  };
+}
+
+/** A body read whole, at most `max` bytes (then destroyed: the upstream request is cancelled). */
+export async function readAll(body: Readable, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > max) {
+      discard(body);
+      throw new TransportError(true, false, 'answer_too_large');
+    }
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+function flatten(h: Record<string, string | string[] | undefined>): HeaderMap {
+  const out: HeaderMap = {};
+  for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+/** The body as JSON when it is JSON, else its text when textual, else empty. */
+export function parseBody(contentType: string | undefined, raw: Buffer): unknown {
   const text = isTextual(contentType) ? raw.toString('utf8') : undefined;
   if (text === undefined) return '';
   const trimmed = text.trimStart();
@@ -60,6 +115,5 @@ function causeCode(err: unknown): string {
     if (typeof code === 'string') return code;
     e = (e as { cause?: unknown }).cause;
   }
-  return 'fetch_failed';
+  return 'transport_failed';
 }
-

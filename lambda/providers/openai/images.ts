@@ -1,5 +1,5 @@
-import { ImageDatum, ImageRequest, ImagesResult, InvalidRequest, MalformedAnswer, Operation } from '../../domain';
-import { obj } from '../http/json';
+import { ImageRequest, InvalidRequest, MediaStream, StreamedOperation } from '../../domain';
+import { relayJson } from '../http/relay';
 import { tooLong } from '../rules';
 import type { ImageProvider } from '../types';
 import { classifyOpenAI } from './classify';
@@ -23,7 +23,7 @@ const RULES: Record<'dall-e-2' | 'dall-e-3' | 'gpt-image', ImageRules> = {
 
 const rulesOf = (model: string): ImageRules => (model.startsWith('gpt-image') ? RULES['gpt-image'] : model === 'dall-e-3' ? RULES['dall-e-3'] : RULES['dall-e-2']);
 
-function openaiImages(baseUrl: string, req: ImageRequest): Operation<ImagesResult> {
+function openaiImages(baseUrl: string, req: ImageRequest): StreamedOperation<MediaStream> {
   const gptImage = req.model.startsWith('gpt-image');
   const body = JSON.stringify({
     model: req.model,
@@ -44,20 +44,8 @@ function openaiImages(baseUrl: string, req: ImageRequest): Operation<ImagesResul
       body,
     }),
     classify: classifyOpenAI,
-    decode: (a) => {
-      const o = obj(a.body);
-      const data = o?.data;
-      if (!Array.isArray(data) || data.length === 0) throw new MalformedAnswer('images: no data[]');
-      const out: ImageDatum[] = data.map((d) => {
-        const item = obj(d);
-        const revised = typeof item?.revised_prompt === 'string' ? { revised_prompt: item.revised_prompt } : {};
-        if (typeof item?.url === 'string') return { url: item.url, ...revised };
-        if (typeof item?.b64_json === 'string') return { b64_json: item.b64_json, ...revised };
-        throw new MalformedAnswer('images: item without url or b64_json');
-      });
-      const created = typeof o?.created === 'number' ? o.created : Math.floor(Date.now() / 1000);
-      return { created, data: out };
-    },
+    // OpenAI's answer is already the OpenAI shape: relayed as it arrives (gpt-image-1 b64_json runs to many MB).
+    relay: relayJson,
   };
 }
 

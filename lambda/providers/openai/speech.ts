@@ -1,5 +1,5 @@
-import { AudioResult, CONTENT_TYPE, InvalidRequest, KeyCredential, Operation, SpeechRequest } from '../../domain';
-import { audioFrom } from '../http/audio';
+import { CONTENT_TYPE, InvalidRequest, KeyCredential, MediaStream, SpeechRequest, StreamedOperation } from '../../domain';
+import { relayAudio } from '../http/relay';
 import { range, tooLong } from '../rules';
 import type { SpeechProvider } from '../types';
 import { classifyOpenAI } from './classify';
@@ -12,7 +12,7 @@ export function auth(key: KeyCredential): Record<string, string> {
   return { authorization: `Bearer ${key.secret()}` };
 }
 
-function openaiSpeech(baseUrl: string, req: SpeechRequest): Operation<AudioResult> {
+function openaiSpeech(baseUrl: string, req: SpeechRequest): StreamedOperation<MediaStream> {
   const body = JSON.stringify({
     model: req.model,
     input: req.input,
@@ -30,7 +30,8 @@ function openaiSpeech(baseUrl: string, req: SpeechRequest): Operation<AudioResul
       body,
     }),
     classify: classifyOpenAI,
-    decode: (a) => audioFrom(a, CONTENT_TYPE[req.response_format]),
+    // OpenAI sends speech in chunks as it is produced: relayed from the first one.
+    relay: (a) => relayAudio(a, CONTENT_TYPE[req.response_format]),
   };
 }
 
