@@ -50,5 +50,11 @@ export class InvalidRequest extends OwnError {
 export function errorFields(err: unknown): { error: string } {
   if (err instanceof OwnError) return { error: err.message };
   if (err instanceof Error) return { error: err.name };
+  // Error-like values from elsewhere (another realm, a stream library): their code or name, never their text.
+  if (err && typeof err === 'object') {
+    const { code, name } = err as { code?: unknown; name?: unknown };
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,63}$/.test(code)) return { error: code };
+    if (typeof name === 'string' && /^[A-Za-z]{1,64}$/.test(name)) return { error: name };
+  }
   return { error: typeof err };
 }

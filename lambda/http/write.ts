@@ -18,8 +18,11 @@ export async function writeResult(res: HttpResult, open: (statusCode: number, he
     return;
   }
   const body = res.isBase64Encoded ? Buffer.from(res.body, 'base64') : Buffer.from(res.body, 'utf8');
+  // write, then end: Lambda's response stream writes the HTTP prelude on the first write(), and
+  // end(chunk) does not go through write().
   await new Promise<void>((resolve, reject) => {
     out.once('error', reject);
-    out.end(body, () => resolve());
+    out.write(body);
+    out.end(() => resolve());
   });
 }

@@ -96,7 +96,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     runtime.ddb.destroy();
   });
 
-  const server = createServer((req, res) => {
+  // No Nagle delay on answers: a streamed chunk goes out as soon as it is written.
+  const server = createServer({ noDelay: true }, (req, res) => {
     readBody(req, LOCAL_MAX_BODY)
       .then(async (body) => {
         if (body === undefined) {

@@ -4,7 +4,8 @@ import { healthItems } from '../support/harness';
 import { apiGatewayEvent, LambdaEnvironment } from './driver';
 import type { InvokeRecord } from './runtime-api';
 import { removeSynthesized, startGatewayFunction, SynthesizedFunction } from './gateway-function';
-import { bigSpeechUpstream, observingDynamoProxy, ObservedCall } from './upstreams';
+import { createHash } from 'node:crypto';
+import { observingDynamoProxy, ObservedCall, recordingProxy } from './upstreams';
 
 /**
  * The bundle `cdk synth` builds (lambda/index.mts through esbuild, as the stack deploys it), run
@@ -55,7 +56,7 @@ describe('the synthesized gateway bundle under aws-lambda-ric', () => {
     const request = { model: 'tts-1', input: 'Hello from the runtime client', voice: 'alloy' };
     const inv = await fn.invoke(apiGatewayEvent('POST', '/v1/audio/speech', { body: request, headers: { Accept: 'audio/mpeg' } }));
     expect(inv.status).toBe('success');
-    expect(inv.mode).toBe('buffered');
+    expect(inv.mode).toBe('streamed');
     const g = inv.gateway!;
     expect(g.statusCode).toBe(200);
     expect(g.headers['content-type']).toBe('audio/mpeg');
@@ -90,20 +91,19 @@ describe('the synthesized gateway bundle under aws-lambda-ric', () => {
   });
 
   /**
-   * TODAY, characterised: "post-response" starts before the response is posted. The handler
-   * wakes the extension in its `finally`, before it returns; the runtime client posts the result
-   * only after a setImmediate, so the extension's flush (request building, signing, the write on
-   * a kept-alive socket) runs first and the response waits for it. Flips (write after
-   * resultRequestAt) once the extension is woken after the result is posted, e.g. at the end of a
-   * streamed response.
+   * Post-response is after the response: the handler streams the whole answer to the runtime
+   * (status, headers, every body byte) before it wakes the extension, so the health write never
+   * delays a byte of the client's answer.
    */
-  test('TODAY: the health BUCKET write is sent before the runtime client starts posting the response', () => {
+  test('the health BUCKET write is sent after the last body byte reached the runtime', () => {
     const write = bucketWrites()[0];
-    expect(write.at).toBeLessThan(speech.resultRequestAt!);
+    expect(write.at).toBeGreaterThan(speech.resultRequestAt!);
+    expect(write.at).toBeGreaterThan(speech.firstBodyByteAt!);
   });
 
   test('GET /v1/health answers with every provider', async () => {
     const inv = await fn.invoke(apiGatewayEvent('GET', '/v1/health'));
+    expect(inv.gateway?.problem).toBeUndefined();
     expect(inv.gateway?.statusCode).toBe(200);
     const body = JSON.parse(inv.gateway!.body!.toString('utf8')) as { window: string; providers: Record<string, { status: string; requests: number }> };
     expect(body.window).toBe('5m');
@@ -139,31 +139,91 @@ describe('the synthesized gateway bundle under aws-lambda-ric', () => {
 });
 
 /**
- * TODAY'S GAP, characterised: the handler answers buffered, so a speech answer whose proxy result
- * passes Lambda's 6 MB limit never reaches the client (API Gateway answers 502). When the
- * streaming handler lands, flip this test to expect `mode: 'streamed'` and the complete audio.
+ * Media at full size and speed through the runtime client: every answer streams, so Lambda's
+ * 6 MB buffered limit and API Gateway's 29 s no longer apply, and bytes reach the client as the
+ * provider sends them.
  */
-describe('known gap: buffered answers over 6 MB', () => {
-  let upstream: Awaited<ReturnType<typeof bigSpeechUpstream>>;
-  let big: LambdaEnvironment;
-
+describe('streamed media through the runtime client', () => {
+  const direct = async (path: string, body: object): Promise<Buffer> => {
+    const res = await fetch(`${sandbox.urls.openai}${path}`, { method: 'POST', headers: { authorization: `Bearer ${openaiKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(res.status).toBe(200);
+    return Buffer.from(await res.arrayBuffer());
+  };
+  let streamFn: LambdaEnvironment;
+  let tap: Awaited<ReturnType<typeof recordingProxy>>;
+  /** The last answer the provider sent the function, as it left the provider. */
+  const lastFromProvider = () => tap.answers[tap.answers.length - 1];
   beforeAll(async () => {
-    upstream = await bigSpeechUpstream(7 * MiB);
-    ({ fn: big } = await startGatewayFunction({ sandbox, dynamoEndpoint: dynamo.endpoint, keys: { openai: [openaiKey] }, env: { OPENAI_BASE_URL: upstream.baseUrl } }));
+    tap = await recordingProxy(sandbox.urls.openai);
+    ({ fn: streamFn } = await startGatewayFunction({ sandbox, dynamoEndpoint: dynamo.endpoint, keys: { openai: [openaiKey] }, runtimeApi: { keepBodyBytes: 64 * MiB }, env: { OPENAI_BASE_URL: tap.baseUrl } }));
   }, BUILD_AND_SYNTH_TIMEOUT);
-
   afterAll(async () => {
-    await big?.stop();
-    await upstream?.close();
+    sandbox.setTiming('fast');
+    await streamFn?.stop();
+    await tap?.close();
   });
 
-  test('BUFFERED TODAY: a 7 MB speech answer is refused by Lambda (Function.ResponseSizeTooLarge, API Gateway 502); streaming must turn this into a complete answer', async () => {
-    const inv = await big.invoke(apiGatewayEvent('POST', '/v1/audio/speech', { body: { model: 'tts-1', input: 'a long chapter', voice: 'alloy' } }));
-    expect(inv.mode).toBe('buffered');
+  test('a 13 MB wav (4,096 characters) arrives complete and byte-identical to the provider\'s', async () => {
+    const request = { model: 'tts-1', input: 'A long chapter read aloud. '.repeat(152).slice(0, 4096), voice: 'alloy', response_format: 'wav' };
+    const inv = await streamFn.invoke(apiGatewayEvent('POST', '/v1/audio/speech', { body: request }));
+    expect(inv.status).toBe('success');
+    expect(inv.mode).toBe('streamed');
+    expect(inv.gateway?.statusCode).toBe(200);
+    expect(inv.gateway?.headers['content-type']).toBe('audio/wav');
+    const sent = lastFromProvider();
+    expect(sent.bytes).toBeGreaterThan(13_000_000);
+    expect(inv.gateway?.bodySize).toBe(sent.bytes);
+    expect(inv.gateway?.bodySha256).toBe(sent.sha256);
+    // And the provider's answer is the one a direct call gets (the sandbox is deterministic for speech).
+    expect(createHash('sha256').update(await direct('/audio/speech', request)).digest('hex')).toBe(sent.sha256);
+  }, 120_000);
+
+  test('a 16 MB gpt-image-1 answer (b64_json, 4 images) arrives complete and byte-identical', async () => {
+    const request = { model: 'gpt-image-1', prompt: 'four paper boats', n: 4 };
+    sandbox.injectFaults('openai', [{ kind: 'body_size', bytes: 16_000_000 }]);
+    const inv = await streamFn.invoke(apiGatewayEvent('POST', '/v1/images/generations', { body: request }));
+    expect(inv.status).toBe('success');
+    expect(inv.gateway?.statusCode).toBe(200);
+    const sent = lastFromProvider();
+    expect(sent.path).toMatch(/\/images\/generations$/);
+    expect(sent.bytes).toBeGreaterThan(15_000_000);
+    expect(inv.gateway?.bodySize).toBe(sent.bytes);
+    expect(inv.gateway?.bodySha256).toBe(sent.sha256);
+    const parsed = JSON.parse(inv.gateway!.body!.toString('utf8')) as { data: { b64_json: string }[] };
+    expect(parsed.data).toHaveLength(4);
+  }, 120_000);
+
+  test('a generation that takes 40 s before its first byte is answered (no 29 s wall)', async () => {
+    sandbox.injectFaults('openai', [{ kind: 'slow_headers', delayMs: 40_000 }]);
+    const inv = await streamFn.invoke(apiGatewayEvent('POST', '/v1/audio/speech', { body: { model: 'tts-1', input: 'worth the wait', voice: 'alloy' } }));
+    expect(inv.status).toBe('success');
+    expect(inv.gateway?.statusCode).toBe(200);
+    expect(inv.gateway!.bodySize).toBeGreaterThan(1000);
+    expect(inv.firstBodyByteAt! - inv.deliveredAt!).toBeGreaterThan(40_000);
+  }, 120_000);
+
+  test('speech of 1,200 characters: the first audio byte leaves before the provider\'s last one', async () => {
+    sandbox.setTiming('realistic');
+    const mark = sandbox.log().length;
+    const inv = await streamFn.invoke(apiGatewayEvent('POST', '/v1/audio/speech', { body: { model: 'tts-1', input: 'x'.repeat(1200), voice: 'alloy' } }));
+    sandbox.setTiming('fast');
+    expect(inv.gateway?.statusCode).toBe(200);
+    const call = sandbox.log().slice(mark).find((c) => c.path === '/v1/audio/speech')!;
+    // Stand-in times are performance.now(); the sandbox's are wall clock: put both on the wall clock.
+    const gatewayFirst = performance.timeOrigin + inv.firstBodyByteAt!;
+    expect(call.firstByteAt).toBeDefined();
+    expect(gatewayFirst).toBeGreaterThanOrEqual(call.firstByteAt!);
+    // Relayed, not buffered: the client's first byte went out while the provider was still sending.
+    expect(gatewayFirst).toBeLessThan(call.lastByteAt!);
+    process.stderr.write(`[ttfb] provider first byte → client first byte: ${(gatewayFirst - call.firstByteAt!).toFixed(1)} ms; provider first → last byte: ${(call.lastByteAt! - call.firstByteAt!).toFixed(0)} ms\n`);
+  }, 60_000);
+
+  test('a provider failure mid-stream aborts the response (never a clean end) and is counted', async () => {
+    sandbox.injectFaults('openai', [{ kind: 'midstream_reset', afterBytes: 100_000 }]);
+    const inv = await streamFn.invoke(apiGatewayEvent('POST', '/v1/audio/speech', { body: { model: 'tts-1', input: 'y'.repeat(600), voice: 'alloy', response_format: 'pcm' } }));
+    // The runtime reports the error in the stream's trailer: API Gateway cuts the client's response.
     expect(inv.status).toBe('error');
-    expect(inv.errorType).toBe('Function.ResponseSizeTooLarge');
-    expect(inv.payloadSize).toBeGreaterThan(Math.ceil((7 * MiB) / 3) * 4); // base64 of the audio, in JSON
-    expect(inv.runtimeAnswer?.status).toBe(413);
-    expect(inv.gateway?.statusCode).toBe(502);
-  });
+    expect(inv.gateway?.bodySize ?? 0).toBeLessThan(600 / 15 * 48_000);
+    expect(streamFn.text()).toMatch(/"message":"stream aborted"/);
+  }, 60_000);
 });

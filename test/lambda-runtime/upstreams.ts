@@ -43,37 +43,42 @@ export async function observingDynamoProxy(dynamoEndpoint: string): Promise<{ en
   return { endpoint, calls, close: () => close(server) };
 }
 
+/** One answer that passed through a recording proxy: what the provider sent, exactly. */
+export interface RecordedAnswer {
+  path: string;
+  status: number;
+  bytes: number;
+  sha256: string;
+}
+
 /**
- * An OpenAI-compatible speech upstream that answers every `POST /v1/audio/speech` with `bytes`
- * of audio/mpeg (chunked, like OpenAI), for answers bigger than the provider sandbox makes.
+ * A pass-through in front of a provider (the sandbox) that relays every answer as it streams and
+ * records its size and SHA-256: what the function received, byte for byte, to compare with what
+ * the client got.
  */
-export async function bigSpeechUpstream(bytes: number): Promise<{ baseUrl: string; audio: Buffer; sha256: string; close(): Promise<void> }> {
-  const audio = Buffer.alloc(bytes);
-  // An MP3 frame header at the front, then a fixed filler: the gateway passes bytes through.
-  audio.set([0xff, 0xfb, 0x90, 0x64]);
-  for (let i = 4; i < bytes; i++) audio[i] = (i * 2654435761) >>> 24;
+export async function recordingProxy(targetBase: string): Promise<{ baseUrl: string; answers: RecordedAnswer[]; close(): Promise<void> }> {
+  const target = new URL(targetBase);
+  const answers: RecordedAnswer[] = [];
   const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      if (req.method !== 'POST' || req.url !== '/v1/audio/speech' || !String(req.headers.authorization ?? '').startsWith('Bearer sk-')) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not here","type":"invalid_request_error","code":null,"param":null}}');
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'audio/mpeg', 'transfer-encoding': 'chunked' });
-      let i = 0;
-      const pump = (): void => {
-        while (i < audio.length) {
-          const chunk = audio.subarray(i, i + 256 * 1024);
-          i += chunk.length;
-          if (!res.write(chunk)) return void res.once('drain', pump);
-        }
-        res.end();
-      };
-      pump();
-    });
+    const fwd = request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        const hash = createHash('sha256');
+        let bytes = 0;
+        res.writeHead(up.statusCode ?? 500, up.headers);
+        up.on('data', (c: Buffer) => {
+          hash.update(c);
+          bytes += c.length;
+        });
+        up.on('end', () => answers.push({ path: req.url ?? '', status: up.statusCode ?? 0, bytes, sha256: hash.digest('hex') }));
+        up.pipe(res);
+      },
+    );
+    fwd.on('error', () => res.destroy());
+    req.pipe(fwd);
   });
-  const root = await listen(server);
-  return { baseUrl: `${root}/v1`, audio, sha256: createHash('sha256').update(audio).digest('hex'), close: () => close(server) };
+  const baseUrl = `${await listen(server)}${target.pathname.replace(/\/$/, '')}`;
+  return { baseUrl, answers, close: () => close(server) };
 }
 
 function listen(server: Server): Promise<string> {
