@@ -248,6 +248,37 @@ describe('HealthDashboard', () => {
     }
   });
 
+  it('graphs time to first byte p50 and p95 of every provider, and aborted streams, on {service, provider}', () => {
+    type MetricRow = (string | { stat?: string; label?: string })[];
+    const widgets = (JSON.parse(body) as { widgets: { type: string; properties: { title?: string; metrics?: MetricRow[] } }[] }).widgets;
+    const byTitle = (title: string) => {
+      const w = widgets.find((x) => x.properties.title === title);
+      if (!w) throw new Error(`no widget "${title}"`);
+      return w.properties.metrics ?? [];
+    };
+    /** Each row as {metric, dims, stat}: `[namespace, name, dim, value, …, {options}]`. */
+    const rows = (title: string) =>
+      byTitle(title).map((row) => {
+        const opts = (typeof row[row.length - 1] === 'object' ? row[row.length - 1] : {}) as { stat?: string; label?: string };
+        const flat = row.filter((x): x is string => typeof x === 'string');
+        const dims = Object.fromEntries(flat.slice(2).flatMap((v, i, a) => (i % 2 === 0 ? [[v, a[i + 1]]] : [])));
+        return { namespace: flat[0], metric: flat[1], dims, stat: opts.stat };
+      });
+
+    const ttfb = rows('Time to first byte p50 / p95 per provider (ms)');
+    expect(ttfb).toHaveLength(PROVIDER_IDS.length * 2);
+    for (const r of ttfb) {
+      expect(r).toMatchObject({ namespace: 'Nanobot', metric: 'TimeToFirstByte' });
+      expect(Object.keys(r.dims).sort()).toEqual(['provider', 'service']);
+      expect(r.dims.service).toBe('nanobot');
+    }
+    for (const stat of ['p50', 'p95']) expect(ttfb.filter((r) => r.stat === stat).map((r) => r.dims.provider).sort()).toEqual([...PROVIDER_IDS].sort());
+
+    const aborted = rows('Streams aborted after the first byte');
+    expect(aborted.map((r) => r.dims.provider).sort()).toEqual([...PROVIDER_IDS].sort());
+    for (const r of aborted) expect(r).toMatchObject({ metric: 'StreamAborted', stat: 'Sum' });
+  });
+
   it('has an alarm status widget with every alarm and the Logs Insights "rotated" query', () => {
     const widgets = (JSON.parse(body) as { widgets: { type: string; properties: Record<string, unknown> }[] }).widgets;
     const alarmWidget = widgets.find((w) => w.type === 'alarm');
