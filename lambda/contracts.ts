@@ -22,6 +22,10 @@ export const PROVIDER_METRICS = {
   keysDisabled: 'KeysDisabled',
   allKeysExhausted: 'AllKeysExhausted',
   upstreamLatency: 'UpstreamLatency',
+  /** Milliseconds from the request's arrival to the first byte of its answer (served requests). */
+  timeToFirstByte: 'TimeToFirstByte',
+  /** Streamed answers that failed after their first byte. */
+  streamAborted: 'StreamAborted',
 } as const;
 
 export interface RouteContract {

@@ -16,7 +16,11 @@ export interface NanobotSettings {
   readonly failureRatioThreshold: number;
   /** Requests a provider must see within 5 minutes before its failure ratio can alarm. */
   readonly failureRatioMinRequests: number;
-  /** p95 function duration (ms) over 5 minutes that raises the latency alarm. */
+  /**
+   * p95 time to first byte (ms, EMF `TimeToFirstByte`) of a provider over 5 minutes that raises its
+   * `nanobot-ttfb-p95-<provider>` alarm. The name is kept from when it watched function duration,
+   * which streaming made meaningless (a long audio answer is a long invocation).
+   */
   readonly latencyP95AlarmMs: number;
   /**
    * Concurrent executions reserved for (and capping) the function; none when unset. Requests above
@@ -52,8 +56,9 @@ export const DEFAULT_SETTINGS: NanobotSettings = {
   rotationAlarmThreshold: 20,
   failureRatioThreshold: 0.5,
   failureRatioMinRequests: 10,
-  // The handler gives up at 26 s (REQUEST_DEADLINE_MS); a p95 of 20 s means most slow requests
-  // are close to that edge.
+  // 20 s before the first byte: speech and job creation are far below it. One threshold for all
+  // providers: gpt-image-1 at high quality alone can exceed it (see requestDeadlineSeconds), and
+  // openai-image's alarm fires when such requests make its p95.
   latencyP95AlarmMs: 20_000,
   // Five minutes: a 4,096-character speech answer is about 4.5 minutes of audio, relayed as OpenAI
   // produces it (faster than real time); API Gateway's idle timeout for Regional APIs is 5 minutes.

@@ -62,13 +62,14 @@ async function snapshot(store: HealthStore): Promise<string> {
         String(w.requests),
         s.successRate === null ? '-' : `${(s.successRate * 100).toFixed(1)}%`,
         `${ms(s.p50Ms)}/${ms(s.p95Ms)}`,
+        `${ms(s.ttfbP50Ms)}/${ms(s.ttfbP95Ms)}`,
         String(w.rateLimited),
         String(w.rotations),
         keys ? `${keys.available}/${keys.total}` : '-',
       ];
     }),
   );
-  return renderTable(['provider', 'status', 'requests', 'success', 'p50/p95 ms', '429s', 'rotations', 'keys usable'], rows);
+  return renderTable(['provider', 'status', 'requests', 'success', 'p50/p95 ms', 'ttfb p50/p95', '429s', 'rotations', 'keys usable'], rows);
 }
 
 async function main(): Promise<void> {

@@ -1,4 +1,4 @@
-import { emptyHistogram } from './histogram';
+import { emptyHistogram, LATENCY_ATTRS, TTFB_ATTRS } from './histogram';
 
 /** The additive health figures of one provider over some span (a minute bucket or the window). */
 export interface Counters {
@@ -11,20 +11,33 @@ export interface Counters {
   /** Jobs (video, audio generation) that reached a terminal state in this span. */
   jobsCompleted: number;
   jobsFailed: number;
+  /** Streamed answers that failed after their first byte (also counted in `failures`). */
+  streamAborted: number;
   /** Counts per latency bucket (served requests), aligned with LATENCY_ATTRS. */
   latency: number[];
+  /** Counts per time-to-first-byte bucket (served requests), aligned with TTFB_ATTRS. */
+  ttfb: number[];
 }
 
-export const COUNTER_ATTRS = ['requests', 'successes', 'failures', 'rateLimited', 'rotations', 'latencySumMs', 'jobsCompleted', 'jobsFailed'] as const;
+export const COUNTER_ATTRS = ['requests', 'successes', 'failures', 'rateLimited', 'rotations', 'latencySumMs', 'jobsCompleted', 'jobsFailed', 'streamAborted'] as const;
+
+/** The histograms of a bucket item: the Counters field and its DynamoDB attribute per bucket. */
+export const HISTOGRAMS = [
+  { field: 'latency', attrs: LATENCY_ATTRS },
+  { field: 'ttfb', attrs: TTFB_ATTRS },
+] as const;
 
 export function emptyCounters(): Counters {
-  return { requests: 0, successes: 0, failures: 0, rateLimited: 0, rotations: 0, latencySumMs: 0, jobsCompleted: 0, jobsFailed: 0, latency: emptyHistogram() };
+  return {
+    requests: 0, successes: 0, failures: 0, rateLimited: 0, rotations: 0, latencySumMs: 0, jobsCompleted: 0, jobsFailed: 0, streamAborted: 0,
+    latency: emptyHistogram(), ttfb: emptyHistogram(),
+  };
 }
 
 /** a += b, in place. */
 export function addInto(a: Counters, b: Counters): Counters {
   for (const k of COUNTER_ATTRS) a[k] += b[k];
-  for (let i = 0; i < a.latency.length; i++) a.latency[i] += b.latency[i] ?? 0;
+  for (const { field } of HISTOGRAMS) for (let i = 0; i < a[field].length; i++) a[field][i] += b[field][i] ?? 0;
   return a;
 }
 

@@ -1,15 +1,21 @@
 /**
- * A fixed-bucket latency histogram. Fixed bounds are what make it mergeable across writers: every
- * container ADDs its counts to the same DynamoDB attributes, and percentiles of the whole window
- * come from the summed counts. Precision is the bucket width (interpolated linearly inside it).
+ * A fixed-bucket latency histogram (two per bucket item: end-to-end latency and time to first
+ * byte). Fixed bounds are what make it mergeable across writers: every container ADDs its counts
+ * to the same DynamoDB attributes, and percentiles of the whole window come from the summed
+ * counts. Precision is the bucket width (interpolated linearly inside it).
  */
 export const LATENCY_BOUNDS_MS = [100, 250, 500, 1000, 2000, 3000, 5000, 8000, 12000, 20000, 30000] as const;
 
-/** DynamoDB attribute name per bucket: `lat_le_<bound>`, and `lat_gt_<last>` for the overflow. */
-export const LATENCY_ATTRS: readonly string[] = [
-  ...LATENCY_BOUNDS_MS.map((b) => `lat_le_${b}`),
-  `lat_gt_${LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.length - 1]}`,
-];
+/** DynamoDB attribute name per bucket: `<prefix>_le_<bound>`, and `<prefix>_gt_<last>` for the overflow. */
+function histogramAttrs(prefix: string): readonly string[] {
+  return [...LATENCY_BOUNDS_MS.map((b) => `${prefix}_le_${b}`), `${prefix}_gt_${LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.length - 1]}`];
+}
+
+/** End-to-end latency of served requests: `lat_le_100 … lat_le_30000, lat_gt_30000`. */
+export const LATENCY_ATTRS = histogramAttrs('lat');
+
+/** Time to first byte of served requests, on the same bounds: `ttfb_le_100 … ttfb_gt_30000`. */
+export const TTFB_ATTRS = histogramAttrs('ttfb');
 
 export function emptyHistogram(): number[] {
   return new Array<number>(LATENCY_ATTRS.length).fill(0);

@@ -24,9 +24,13 @@ export class HealthRecorder implements Telemetry, JobEvents {
       c.successes += 1;
       c.latencySumMs += Math.round(s.latencyMs);
       c.latency[bucketOf(s.latencyMs)] += 1;
+      if (s.ttfbMs !== undefined) c.ttfb[bucketOf(s.ttfbMs)] += 1;
     } else {
       c.failures += 1;
     }
+    // A stream cut after its first byte: a failure (above), and counted apart so it can be told
+    // from a failure before any answer.
+    if (s.streamAborted) c.streamAborted += 1;
     c.rateLimited += s.rateLimited;
     c.rotations += s.rotations;
   }

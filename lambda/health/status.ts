@@ -29,6 +29,9 @@ export interface WindowSummary {
   successRate: number | null;
   p50Ms: number | null;
   p95Ms: number | null;
+  /** Time to first byte of the served requests (for an answer read whole, its latency). */
+  ttfbP50Ms: number | null;
+  ttfbP95Ms: number | null;
 }
 
 /**
@@ -44,7 +47,8 @@ export function statusOf(p95ObjectiveMs: number, w: Counters, keys?: PoolCounts)
   const successRate = w.requests > 0 ? w.successes / w.requests : null;
   const p50 = percentile(w.latency, 0.5) ?? null;
   const p95 = percentile(w.latency, 0.95) ?? null;
-  const base = { requests: w.requests, successes: w.successes, failures: w.failures, successRate, p50Ms: p50, p95Ms: p95 };
+  const ttfb = { ttfbP50Ms: percentile(w.ttfb, 0.5) ?? null, ttfbP95Ms: percentile(w.ttfb, 0.95) ?? null };
+  const base = { requests: w.requests, successes: w.successes, failures: w.failures, successRate, p50Ms: p50, p95Ms: p95, ...ttfb };
   const enough = w.requests >= t.minRequests;
   const out = (status: HealthStatus, reason: string): WindowSummary => ({ status, reason, ...base });
 

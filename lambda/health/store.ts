@@ -2,8 +2,7 @@ import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ProviderName } from '../domain';
 import type { PoolCounts } from '../keys/key-lease';
-import { COUNTER_ATTRS, Counters, emptyCounters, minuteOf } from './counters';
-import { LATENCY_ATTRS } from './histogram';
+import { COUNTER_ATTRS, Counters, emptyCounters, HISTOGRAMS, minuteOf } from './counters';
 import type { WindowSummary } from './status';
 
 export const WINDOW_MINUTES = 5;
@@ -63,7 +62,7 @@ export class HealthStore {
     };
     // The documented counters are always present (ADD 0 creates them); histogram buckets only when used.
     for (const k of COUNTER_ATTRS) add(k, c[k], true);
-    LATENCY_ATTRS.forEach((attr, i) => add(attr, c.latency[i], false));
+    for (const h of HISTOGRAMS) h.attrs.forEach((attr, i) => add(attr, c[h.field][i], false));
     values[':ttl'] = Math.floor(Date.parse(`${minute}:00Z`) / 1000) + 60 + BUCKET_TTL_S;
     try {
       await this.ddb.send(new UpdateCommand({
@@ -94,7 +93,7 @@ export class HealthStore {
       }));
       for (const item of r.Items ?? []) {
         for (const k of COUNTER_ATTRS) sum[k] += num(item[k]);
-        LATENCY_ATTRS.forEach((attr, i) => (sum.latency[i] += num(item[attr])));
+        for (const h of HISTOGRAMS) h.attrs.forEach((attr, i) => (sum[h.field][i] += num(item[attr])));
       }
       startKey = r.LastEvaluatedKey;
     } while (startKey);
@@ -112,6 +111,8 @@ export class HealthStore {
         successRate: s.successRate ?? undefined,
         p50Ms: s.p50Ms ?? undefined,
         p95Ms: s.p95Ms ?? undefined,
+        ttfbP50Ms: s.ttfbP50Ms ?? undefined,
+        ttfbP95Ms: s.ttfbP95Ms ?? undefined,
         requests: s.requests,
         successes: s.successes,
         failures: s.failures,

@@ -43,7 +43,9 @@ export function healthRoute(store: HealthStore, flusher: HealthFlusher, poolOf: 
             success_rate: s.successRate,
             rate_limited: w.rateLimited,
             rotations: w.rotations,
+            stream_aborted: w.streamAborted,
             latency_ms: { p50: s.p50Ms, p95: s.p95Ms },
+            ttfb_ms: { p50: s.ttfbP50Ms, p95: s.ttfbP95Ms },
             ...(capability === 'job' ? { jobs: { completed: w.jobsCompleted, failed: w.jobsFailed } } : {}),
             keys,
           }] as const;

@@ -28,6 +28,8 @@ export class MetricsTelemetry implements Telemetry {
     if (s.keysDisabled > 0) m.addMetric(M.keysDisabled, MetricUnit.Count, s.keysDisabled);
     if (s.allKeysExhausted) m.addMetric(M.allKeysExhausted, MetricUnit.Count, 1);
     for (const ms of s.upstreamLatencyMs) m.addMetric(M.upstreamLatency, MetricUnit.Milliseconds, Math.round(ms));
+    if (s.ttfbMs !== undefined) m.addMetric(M.timeToFirstByte, MetricUnit.Milliseconds, Math.round(s.ttfbMs));
+    if (s.streamAborted) m.addMetric(M.streamAborted, MetricUnit.Count, 1);
     m.publishStoredMetrics();
   }
 }

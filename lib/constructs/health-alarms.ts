@@ -30,7 +30,11 @@ export interface HealthAlarmsProps {
   readonly failureRatioThreshold?: number;
   /** @default 10 */
   readonly failureRatioMinRequests?: number;
-  /** @default 20000 */
+  /**
+   * p95 time to first byte (ms, EMF `TimeToFirstByte`) that alarms, per provider. Time to first
+   * byte, not duration: a streamed answer (minutes of audio) is long by nature.
+   * @default 20000
+   */
   readonly latencyP95Ms?: number;
   /** Subscribed to the topic when set (the recipient must confirm the subscription email). */
   readonly alarmEmail?: string;
@@ -184,16 +188,24 @@ export class HealthAlarms extends Construct {
       threshold: 1,
       description: 'Lambda throttled nanobot invocations (account or reserved concurrency exhausted); clients got 5xx.',
     });
-    const latencyMs = props.latencyP95Ms ?? 20_000;
-    this.add('LatencyP95', {
-      metric: props.function.metricDuration({ period: m.period, statistic: Stats.p(95) }),
-      threshold: latencyMs,
-      evaluationPeriods: 3,
-      datapointsToAlarm: 2,
-      description:
-        `p95 function duration at or above ${latencyMs} ms in 2 of the last 3 5-minute periods; the ` +
-        'handler gives up at 26 s and API Gateway at 29 s. The dashboard shows UpstreamLatency per provider.',
-    });
+
+    // --- Time to first byte, one alarm per provider --------------------------------------------
+    // Not the function's Duration: a streamed answer lasts as long as its audio, so duration says
+    // nothing about a slow provider. The time until the client gets its first byte does.
+    const ttfbMs = props.latencyP95Ms ?? 20_000;
+    for (const provider of m.providers) {
+      this.add(`TtfbP95-${provider}`, {
+        metric: m.metric('TimeToFirstByte', provider, Stats.p(95)),
+        threshold: ttfbMs,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 2,
+        description:
+          `p95 time to first byte of ${provider} above ${ttfbMs} ms in 2 of the last 3 5-minute periods ` +
+          '(EMF TimeToFirstByte: from the request to the first byte of the answer, rotations and waits for keys ' +
+          'included). Dashboard "nanobot" shows TTFB and UpstreamLatency per provider.',
+      });
+    }
   }
 
   private add(

@@ -32,8 +32,9 @@ export const ROTATIONS_QUERY =
   'fields @timestamp, provider, reason, fromKey, toKey, retryAfterMs | filter @message like /rotated/ | sort @timestamp desc | limit 50';
 
 /**
- * CloudWatch dashboard `nanobot`: per-provider traffic, success rate, 429s, rotations and
- * latency, the function's own health, every alarm's state and the latest rotation log lines.
+ * CloudWatch dashboard `nanobot`: per-provider traffic, success rate, 429s, rotations, upstream
+ * latency, time to first byte and aborted streams, the function's own health, every alarm's state
+ * and the latest rotation log lines.
  */
 export class HealthDashboard extends Construct {
   readonly dashboard: Dashboard;
@@ -104,6 +105,15 @@ export class HealthDashboard extends Construct {
         m.total('KeysDisabled', 'keys disabled'),
         m.total('AllKeysExhausted', 'all keys exhausted'),
       ]),
+    );
+    // Time to first byte is what a client waits for; a streamed answer's duration is its length.
+    const ttfb = m.providers.flatMap((p) => [
+      m.metric('TimeToFirstByte', p, Stats.p(50)).with({ label: `${p} p50` }),
+      m.metric('TimeToFirstByte', p, Stats.p(95)).with({ label: `${p} p95` }),
+    ]);
+    this.dashboard.addWidgets(
+      graph('Time to first byte p50 / p95 per provider (ms)', ttfb, { leftLabel: 'ms', width: 12 }),
+      graph('Streams aborted after the first byte', m.perProvider('StreamAborted'), { leftLabel: 'aborted / 5 min', width: 12 }),
     );
     this.dashboard.addWidgets(
       graph(

@@ -2,12 +2,13 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { ROTATIONS_QUERY } from '../../lib/constructs/health-dashboard';
 import { PROVIDER_IDS as PROVIDERS } from '../../lambda/providers/registry';
 import { PROVIDER_IDS, PROVIDER_METRICS } from '../../lib/names';
+import { DEFAULT_SETTINGS } from '../../lib/settings';
 import { resourcesOf, Synthesized, synthNanobot } from './synth';
 
 let s: Synthesized;
 beforeAll(() => {
   s = synthNanobot({
-    context: { alarmEmail: 'ops@example.com', rotationAlarmThreshold: '12', failureRatioThreshold: '0.4' },
+    context: { alarmEmail: 'ops@example.com', rotationAlarmThreshold: '12', failureRatioThreshold: '0.4', latencyP95AlarmMs: '15000' },
   });
 });
 
@@ -27,6 +28,7 @@ interface AlarmJson {
   ComparisonOperator: string;
   TreatMissingData: string;
   EvaluationPeriods: number;
+  DatapointsToAlarm?: number;
   AlarmActions: unknown[];
   OKActions: unknown[];
   Metrics?: MetricStatJson[];
@@ -89,10 +91,10 @@ describe('HealthAlarms', () => {
         ...PROVIDER_IDS.map((p) => `nanobot-failure-ratio-${p}`),
         'nanobot-function-errors',
         'nanobot-function-throttles',
-        'nanobot-latency-p95',
+        ...PROVIDER_IDS.map((p) => `nanobot-ttfb-p95-${p}`),
       ].sort(),
     );
-    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 13);
+    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 18);
   });
 
   it('every alarm: missing data is not breaching, ALARM and OK notify the topic', () => {
@@ -170,7 +172,7 @@ describe('HealthAlarms', () => {
     }
   });
 
-  it('function errors, throttles and p95 duration', () => {
+  it('function errors and throttles; no alarm on function duration (a streamed answer lasts as long as its audio)', () => {
     const fnRef = { Ref: Object.keys(resourcesOf(s.template, 'AWS::Lambda::Function'))[0] };
     expect(alarm('nanobot-function-errors')).toMatchObject({
       Namespace: 'AWS/Lambda',
@@ -180,12 +182,22 @@ describe('HealthAlarms', () => {
       Dimensions: [{ Name: 'FunctionName', Value: fnRef }],
     });
     expect(alarm('nanobot-function-throttles')).toMatchObject({ MetricName: 'Throttles', Statistic: 'Sum', Threshold: 1 });
-    expect(alarm('nanobot-latency-p95')).toMatchObject({
-      MetricName: 'Duration',
-      ExtendedStatistic: 'p95',
-      Threshold: 20000,
+    expect([...alarms().values()].filter((a) => a.MetricName === 'Duration')).toEqual([]);
+  });
+
+  it.each([...PROVIDER_IDS])('time to first byte of %s: EMF TimeToFirstByte p95 above latencyP95AlarmMs in 2 of 3 periods', (provider) => {
+    const a = alarm(`nanobot-ttfb-p95-${provider}`);
+    expect(a).toMatchObject({
+      Threshold: 15000, // the context value; the default stays 20 s (below)
+      ComparisonOperator: 'GreaterThanThreshold',
       EvaluationPeriods: 3,
+      DatapointsToAlarm: 2,
     });
+    expect(a.Metrics).toHaveLength(1);
+    const stat = a.Metrics?.[0].MetricStat;
+    expect(stat).toMatchObject({ Stat: 'p95', Period: 300, Metric: { Namespace: 'Nanobot', MetricName: 'TimeToFirstByte' } });
+    expect(Object.fromEntries((stat?.Metric.Dimensions ?? []).map((d) => [d.Name, d.Value]))).toEqual({ service: 'nanobot', provider });
+    expect(DEFAULT_SETTINGS.latencyP95AlarmMs).toBe(20_000);
   });
 
   it('notifies an encrypted, TLS-only SNS topic with the context email subscribed', () => {
@@ -246,6 +258,37 @@ describe('HealthDashboard', () => {
       const p = provider.replace(/-/g, '_');
       expect(body).toContain(`100 * FILL(ok_${p}, 0) / sreq_${p}`);
     }
+  });
+
+  it('graphs time to first byte p50 and p95 of every provider, and aborted streams, on {service, provider}', () => {
+    type MetricRow = (string | { stat?: string; label?: string })[];
+    const widgets = (JSON.parse(body) as { widgets: { type: string; properties: { title?: string; metrics?: MetricRow[] } }[] }).widgets;
+    const byTitle = (title: string) => {
+      const w = widgets.find((x) => x.properties.title === title);
+      if (!w) throw new Error(`no widget "${title}"`);
+      return w.properties.metrics ?? [];
+    };
+    /** Each row as {metric, dims, stat}: `[namespace, name, dim, value, …, {options}]`. */
+    const rows = (title: string) =>
+      byTitle(title).map((row) => {
+        const opts = (typeof row[row.length - 1] === 'object' ? row[row.length - 1] : {}) as { stat?: string; label?: string };
+        const flat = row.filter((x): x is string => typeof x === 'string');
+        const dims = Object.fromEntries(flat.slice(2).flatMap((v, i, a) => (i % 2 === 0 ? [[v, a[i + 1]]] : [])));
+        return { namespace: flat[0], metric: flat[1], dims, stat: opts.stat };
+      });
+
+    const ttfb = rows('Time to first byte p50 / p95 per provider (ms)');
+    expect(ttfb).toHaveLength(PROVIDER_IDS.length * 2);
+    for (const r of ttfb) {
+      expect(r).toMatchObject({ namespace: 'Nanobot', metric: 'TimeToFirstByte' });
+      expect(Object.keys(r.dims).sort()).toEqual(['provider', 'service']);
+      expect(r.dims.service).toBe('nanobot');
+    }
+    for (const stat of ['p50', 'p95']) expect(ttfb.filter((r) => r.stat === stat).map((r) => r.dims.provider).sort()).toEqual([...PROVIDER_IDS].sort());
+
+    const aborted = rows('Streams aborted after the first byte');
+    expect(aborted.map((r) => r.dims.provider).sort()).toEqual([...PROVIDER_IDS].sort());
+    for (const r of aborted) expect(r).toMatchObject({ metric: 'StreamAborted', stat: 'Sum' });
   });
 
   it('has an alarm status widget with every alarm and the Logs Insights "rotated" query', () => {

@@ -1,9 +1,11 @@
 import { ensureTable, startDynalite } from '../../scripts/local/dynamo';
+import { LATENCY_ATTRS, TTFB_ATTRS, bucketOf } from '../../lambda/health/histogram';
 import { Harness, healthItems, healthSums, post, speechBody } from './harness';
 
 /**
  * Issue 3 "Done when": health counts in DynamoDB (dynalite, real protocol) equal exactly what was
- * sent through the local server; /v1/health lists every provider; a store outage loses nothing.
+ * sent through the local server; time to first byte is kept apart from total latency and a stream
+ * cut mid-answer is counted; /v1/health lists every provider; a store outage loses nothing.
  */
 const h = new Harness();
 beforeAll(() => h.start());
@@ -17,6 +19,14 @@ function sums(items: Record<string, unknown>[]) {
   const s = { requests: 0, successes: 0, failures: 0, rateLimited: 0, rotations: 0 };
   for (const it of items.filter((i) => String(i.sk).startsWith('BUCKET#'))) for (const k of Object.keys(s) as (keyof typeof s)[]) s[k] += Number(it[k] ?? 0);
   return s;
+}
+
+/** Sum of one attribute over items. */
+const total = (items: Record<string, unknown>[], attr: string) => items.reduce((n, i) => n + Number(i[attr] ?? 0), 0);
+
+/** Sum of one histogram's buckets over the given BUCKET items (one count per served request). */
+function histogramSum(items: Record<string, unknown>[], attrs: readonly string[], from = 0): number {
+  return attrs.slice(from).reduce((n, a) => n + total(items, a), 0);
 }
 
 function rotatedLines(fromOutputIndex: number, provider: string): number {
@@ -61,10 +71,13 @@ test('a scripted burst with rotations and a refused request is counted exactly, 
     expect(Number(b.ttl)).toBeGreaterThan(Date.now() / 1000 + 3000);
     expect(Number(b.ttl)).toBeLessThan(Date.now() / 1000 + 3800);
   }
+  // Every served request has a time to first byte: the ttfb_le_* buckets sum to the served ones.
+  expect(histogramSum(buckets, TTFB_ATTRS)).toBe(sent.successes);
+  expect(histogramSum(buckets, LATENCY_ATTRS)).toBe(sent.successes);
   const status = items.find((i) => i.sk === 'STATUS');
   expect(status).toMatchObject({ requests: sent.requests, successRate: sent.successes / sent.requests });
   expect(['healthy', 'degraded', 'down']).toContain(status?.status);
-  for (const f of ['p50Ms', 'p95Ms', 'windowStart', 'updatedAt']) expect(status).toHaveProperty(f);
+  for (const f of ['p50Ms', 'p95Ms', 'ttfbP50Ms', 'ttfbP95Ms', 'windowStart', 'updatedAt']) expect(status).toHaveProperty(f);
 
   const res = await fetch(`${stack.url}/v1/health`);
   expect(res.status).toBe(200);
@@ -77,14 +90,76 @@ test('a scripted burst with rotations and a refused request is counted exactly, 
     failures: sent.failures,
     rate_limited: sent.rateLimited,
     rotations: sent.rotations,
+    stream_aborted: 0,
     keys: { total: 2 },
   });
+  expect(health.providers['elevenlabs-tts'].ttfb_ms).toEqual({ p50: expect.any(Number), p95: expect.any(Number) });
   for (const p of Object.values(health.providers)) {
     expect(p).toHaveProperty('latency_ms.p95');
+    expect(p).toHaveProperty('ttfb_ms.p95');
+    expect(p).toHaveProperty('stream_aborted');
     expect(['healthy', 'degraded', 'down']).toContain(p.status);
   }
   // Vendors given no keys run on the sandbox's demo keys (three each), traffic or not.
   expect(health.providers['kling-video']).toMatchObject({ requests: 0, keys: { total: 3, available: 3 } });
+});
+
+test('time to first byte is recorded apart from total latency; a stream cut after its first byte is a failure and a streamAborted', async () => {
+  const k = key('sk-');
+  const stack = await h.stack({ openai: [k] });
+  const outMark = h.output.length;
+  const bucketItems = async () => (await healthItems(h.dynamo.endpoint, 'openai-tts')).filter((i) => String(i.sk).startsWith('BUCKET#'));
+  const before = await bucketItems();
+  const pcm = (input: string) => speechBody({ input, response_format: 'pcm' });
+
+  // 1. A slow body: headers at once, the first piece after 250 ms, the last after 2.5 s.
+  h.sandbox.injectFaults('openai', [{ kind: 'slow_body', delayMs: 2_500, key: k }]);
+  const slow = await post(`${stack.url}/v1/audio/speech`, pcm('A slow answer, read whole.'));
+  expect(slow.status).toBe(200);
+  await slow.arrayBuffer();
+
+  // 2. ~600 characters of pcm (about 1.9 MB) whose upstream connection dies after 100 kB: the client
+  //    has its 200 and the first bytes, then the response is aborted.
+  h.sandbox.injectFaults('openai', [{ kind: 'midstream_reset', afterBytes: 100_000, key: k }]);
+  const cut = await post(`${stack.url}/v1/audio/speech`, pcm('The quick brown fox jumps over the lazy dog. '.repeat(14)));
+  expect(cut.status).toBe(200);
+  await expect(cut.arrayBuffer()).rejects.toThrow();
+  const aborted = h.sandbox.log().filter((r) => r.key === k && r.bytesSent === 100_000);
+  expect(aborted).toHaveLength(1);
+
+  // 3. A plain request.
+  const plain = await post(`${stack.url}/v1/audio/speech`, pcm('Hello again.'));
+  expect(plain.status).toBe(200);
+  await plain.arrayBuffer();
+
+  // The aborted stream is recorded when its body fails: flush until it is in the table.
+  const delta = async () => {
+    await stack.runtime.flusher.flush();
+    const after = await bucketItems();
+    const d = (f: string) => total(after, f) - total(before, f);
+    const over2s = bucketOf(2_001);
+    return {
+      requests: d('requests'), successes: d('successes'), failures: d('failures'), streamAborted: d('streamAborted'),
+      ttfb: histogramSum(after, TTFB_ATTRS) - histogramSum(before, TTFB_ATTRS),
+      ttfbOver2s: histogramSum(after, TTFB_ATTRS, over2s) - histogramSum(before, TTFB_ATTRS, over2s),
+      latencyOver2s: histogramSum(after, LATENCY_ATTRS, over2s) - histogramSum(before, LATENCY_ATTRS, over2s),
+    };
+  };
+  let d = await delta();
+  for (let i = 0; i < 50 && d.requests < 3; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    d = await delta();
+  }
+  // Three requests, two served; the cut one is a failure and a streamAborted. Each served request
+  // has one TTFB count; the slow body is over 2 s of latency but not of time to first byte.
+  expect(d).toEqual({ requests: 3, successes: 2, failures: 1, streamAborted: 1, ttfb: 2, ttfbOver2s: 0, latencyOver2s: 1 });
+  expect(h.logLines(outMark, 'stream aborted')).toHaveLength(1);
+
+  const health = (await (await fetch(`${stack.url}/v1/health`)).json()) as { providers: Record<string, { stream_aborted: number; failures: number; latency_ms: { p95: number }; ttfb_ms: { p50: number; p95: number } }> };
+  const p = health.providers['openai-tts'];
+  expect(p.stream_aborted).toBe(total(before, 'streamAborted') + 1);
+  expect(p.ttfb_ms.p95).toBeLessThan(2_000);
+  expect(p.latency_ms.p95).toBeGreaterThan(2_000);
 });
 
 test('DynamoDB stops mid-run: every request is still served; when it returns, recording resumes and nothing is lost', async () => {

@@ -68,6 +68,13 @@ describe('statusOf (thresholds documented in the README)', () => {
     expect(statusOf(OPENAI_TTS_OBJECTIVE_MS, w, k)).toMatchObject({ status, reason });
   });
 
+  test('TTFB percentiles come from the TTFB histogram, apart from latency', () => {
+    // Four-minute audio streams: total latency in the overflow bucket, first bytes within 100 ms.
+    const w = { ...window(20, 20, [[240_000, 20]]), ttfb: hist([[80, 19], [1_500, 1]]) };
+    expect(statusOf(OPENAI_TTS_OBJECTIVE_MS, w, keys(1, 1, 0, 0))).toMatchObject({ p50Ms: 30_000, p95Ms: 30_000, ttfbP50Ms: 53, ttfbP95Ms: 100 }); // ranks 10 and 19 of 19 in (0, 100]
+    expect(statusOf(OPENAI_TTS_OBJECTIVE_MS, window(0, 0, []), keys(1, 1, 0, 0))).toMatchObject({ ttfbP50Ms: null, ttfbP95Ms: null });
+  });
+
   test('summary figures', () => {
     expect(statusOf(OPENAI_TTS_OBJECTIVE_MS, window(10, 8, [[80, 8]]), keys(1, 1, 0, 0))).toMatchObject({ requests: 10, successes: 8, failures: 2, successRate: 0.8, p50Ms: 50 }); // rank 4 of 8 in (0, 100]: 50
   });

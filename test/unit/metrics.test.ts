@@ -1,6 +1,6 @@
 import type { RequestSummary } from '../../lambda/domain';
 
-/** EMF output of one request: namespace Nanobot, dimensions exactly {service, provider}, the documented names. */
+/** EMF output of one request: namespace Nanobot, dimensions exactly {service, provider}, the documented names (TimeToFirstByte, StreamAborted only when there is one). */
 test('one EMF line per request with the documented metric names', () => {
   const saved = { ...process.env };
   process.env.POWERTOOLS_DEV = 'true';
@@ -14,23 +14,31 @@ test('one EMF line per request with the documented metric names', () => {
       const t = new MetricsTelemetry(createMetrics());
       const s: RequestSummary = {
         provider: 'openai-tts', served: true, status: 200, latencyMs: 420, attempts: 3, rateLimited: 2, rotations: 2,
-        keysDisabled: 1, allKeysExhausted: false, upstreamLatencyMs: [12, 15, 380], at: Date.now(),
+        keysDisabled: 1, allKeysExhausted: false, upstreamLatencyMs: [12, 15, 380], at: Date.now(), ttfbMs: 180.4,
       };
       t.requestDone(s);
-      t.requestDone({ ...s, provider: 'fal-flux', served: false, status: 429, rateLimited: 0, rotations: 0, keysDisabled: 0, allKeysExhausted: true, upstreamLatencyMs: [] });
+      t.requestDone({ ...s, provider: 'fal-flux', served: false, status: 429, rateLimited: 0, rotations: 0, keysDisabled: 0, allKeysExhausted: true, upstreamLatencyMs: [], ttfbMs: undefined });
+      // A stream cut after its first byte: a failure, and StreamAborted.
+      t.requestDone({ ...s, provider: 'elevenlabs-tts', served: false, rateLimited: 0, rotations: 0, keysDisabled: 0, upstreamLatencyMs: [90], ttfbMs: undefined, streamAborted: true });
     });
   } finally {
     spy.mockRestore();
     process.env = saved;
   }
   const emf = lines.map((l) => JSON.parse(l) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] } });
-  expect(emf).toHaveLength(2);
-  const [first, second] = emf;
+  expect(emf).toHaveLength(3);
+  const [first, second, third] = emf;
   const meta = first._aws.CloudWatchMetrics[0];
   expect(meta.Namespace).toBe('Nanobot');
-  expect(meta.Dimensions).toEqual([['service', 'provider']]);
-  expect(first).toMatchObject({ service: 'nanobot', provider: 'openai-tts', Requests: 1, Successes: 1, Failures: 0, RateLimited: 2, KeyRotations: 2, KeysDisabled: 1, UpstreamLatency: [12, 15, 380] });
-  expect(meta.Metrics).toEqual(expect.arrayContaining([{ Name: 'UpstreamLatency', Unit: 'Milliseconds' }, { Name: 'Requests', Unit: 'Count' }]));
+  for (const line of emf) expect(line._aws.CloudWatchMetrics[0].Dimensions).toEqual([['service', 'provider']]);
+  expect(first).toMatchObject({ service: 'nanobot', provider: 'openai-tts', Requests: 1, Successes: 1, Failures: 0, RateLimited: 2, KeyRotations: 2, KeysDisabled: 1, UpstreamLatency: [12, 15, 380], TimeToFirstByte: 180 });
+  expect(meta.Metrics).toEqual(expect.arrayContaining([{ Name: 'UpstreamLatency', Unit: 'Milliseconds' }, { Name: 'TimeToFirstByte', Unit: 'Milliseconds' }, { Name: 'Requests', Unit: 'Count' }]));
+  expect(first).not.toHaveProperty('StreamAborted');
   expect(second).toMatchObject({ provider: 'fal-flux', Requests: 1, Successes: 0, Failures: 1, AllKeysExhausted: 1 });
   expect(second).not.toHaveProperty('KeyRotations');
+  expect(second).not.toHaveProperty('TimeToFirstByte');
+  expect(second).not.toHaveProperty('StreamAborted');
+  expect(third).toMatchObject({ provider: 'elevenlabs-tts', Requests: 1, Successes: 0, Failures: 1, StreamAborted: 1 });
+  expect(third._aws.CloudWatchMetrics[0].Metrics).toEqual(expect.arrayContaining([{ Name: 'StreamAborted', Unit: 'Count' }]));
+  expect(third).not.toHaveProperty('TimeToFirstByte');
 });

@@ -1,0 +1,69 @@
+import type { RequestSummary } from '../../lambda/domain';
+import { addInto, emptyCounters } from '../../lambda/health/counters';
+import { bucketOf, LATENCY_ATTRS, TTFB_ATTRS } from '../../lambda/health/histogram';
+import { HealthRecorder } from '../../lambda/health/recorder';
+
+const AT = Date.parse('2026-11-26T05:31:20Z');
+const summary = (over: Partial<RequestSummary> = {}): RequestSummary => ({
+  provider: 'openai-tts', served: true, status: 200, latencyMs: 4_000, attempts: 1, rateLimited: 0, rotations: 0,
+  keysDisabled: 0, allKeysExhausted: false, upstreamLatencyMs: [], at: AT, ...over,
+});
+
+/** The only bucket the recorder holds, after the given summaries. */
+function recorded(...summaries: RequestSummary[]) {
+  const r = new HealthRecorder();
+  for (const s of summaries) r.requestDone(s);
+  const drained = r.drain();
+  expect(drained).toHaveLength(1);
+  return drained[0].counters;
+}
+
+describe('HealthRecorder: time to first byte and aborted streams', () => {
+  test('the TTFB histogram uses the latency bounds, as ttfb_le_* attributes', () => {
+    expect(TTFB_ATTRS).toEqual(LATENCY_ATTRS.map((a) => a.replace(/^lat_/, 'ttfb_')));
+    expect(TTFB_ATTRS[0]).toBe('ttfb_le_100');
+    expect(TTFB_ATTRS[TTFB_ATTRS.length - 1]).toBe('ttfb_gt_30000');
+  });
+
+  test('a served stream lands in both histograms, each at its own value', () => {
+    // A long audio answer: first byte after 180 ms, last after 4 s.
+    const c = recorded(summary({ latencyMs: 4_000, ttfbMs: 180 }));
+    expect(c).toMatchObject({ requests: 1, successes: 1, failures: 0, streamAborted: 0 });
+    expect(c.latency[bucketOf(4_000)]).toBe(1);
+    expect(c.ttfb[bucketOf(180)]).toBe(1);
+    expect(c.ttfb.reduce((a, b) => a + b, 0)).toBe(1);
+    expect(bucketOf(180)).not.toBe(bucketOf(4_000));
+  });
+
+  test('an answer read whole (ttfb = latency) lands in the same bucket of both', () => {
+    const c = recorded(summary({ latencyMs: 700, ttfbMs: 700 }));
+    expect(c.ttfb).toEqual(c.latency);
+  });
+
+  test('a stream cut after its first byte is a failure and a streamAborted, in neither histogram', () => {
+    const c = recorded(summary({ served: false, streamAborted: true, latencyMs: 2_500 }), summary({ ttfbMs: 90, latencyMs: 900 }));
+    expect(c).toMatchObject({ requests: 2, successes: 1, failures: 1, streamAborted: 1 });
+    expect(c.ttfb.reduce((a, b) => a + b, 0)).toBe(1);
+    expect(c.latency.reduce((a, b) => a + b, 0)).toBe(1);
+  });
+
+  test('a failure before any byte is not a streamAborted', () => {
+    const c = recorded(summary({ served: false, status: 502, latencyMs: 300 }));
+    expect(c).toMatchObject({ failures: 1, streamAborted: 0 });
+  });
+
+  test('a served summary without ttfbMs (a body with no byte) stays out of the TTFB histogram', () => {
+    const c = recorded(summary());
+    expect(c.successes).toBe(1);
+    expect(c.ttfb.every((n) => n === 0)).toBe(true);
+  });
+
+  test('addInto merges streamAborted and the TTFB histogram (the flusher coalesces with it)', () => {
+    const a = recorded(summary({ ttfbMs: 50 }), summary({ served: false, streamAborted: true }));
+    const b = recorded(summary({ ttfbMs: 50 }), summary({ ttfbMs: 40_000 }));
+    const sum = addInto(addInto(emptyCounters(), a), b);
+    expect(sum.streamAborted).toBe(1);
+    expect(sum.ttfb[bucketOf(50)]).toBe(2);
+    expect(sum.ttfb[TTFB_ATTRS.length - 1]).toBe(1);
+  });
+});
