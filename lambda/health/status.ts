@@ -37,7 +37,8 @@ export interface WindowSummary {
 /**
  * healthy / degraded / down, from the window's counters and (when known) the key pool:
  * - down: no key configured or every key disabled; or ≥ minRequests and success rate < 50 %;
- * - degraded: success rate < 95 % or p95 above the provider's objective (with ≥ minRequests);
+ * - degraded: success rate < 95 % or p95 time to first byte (or, without TTFB data, p95 latency)
+ *   above the provider's objective (with ≥ minRequests);
  *   or at least half of ≥ 5 finished jobs failed (`p95ObjectiveMs` is the provider's, from the registry);
  *   or no key available right now because all are cooling; or some keys cooling or disabled;
  * - healthy otherwise.
@@ -55,7 +56,10 @@ export function statusOf(p95ObjectiveMs: number, w: Counters, keys?: PoolCounts)
   if (keys && (keys.total === 0 || keys.disabled === keys.total)) return out('down', keys.total === 0 ? 'no key configured' : 'every key disabled');
   if (enough && successRate !== null && successRate < t.downBelowSuccessRate) return out('down', 'most requests fail');
   if (enough && successRate !== null && successRate < t.degradedBelowSuccessRate) return out('degraded', 'success rate below 95%');
-  if (enough && p95 !== null && p95 > p95ObjectiveMs) return out('degraded', 'p95 latency above objective');
+  // The objective is on time to first byte: a 4-minute audio stream is a normal request, not a slow
+  // one. Windows without TTFB data (written before it was recorded) fall back to total latency.
+  if (enough && ttfb.ttfbP95Ms !== null && ttfb.ttfbP95Ms > p95ObjectiveMs) return out('degraded', 'p95 time to first byte above objective');
+  if (enough && ttfb.ttfbP95Ms === null && p95 !== null && p95 > p95ObjectiveMs) return out('degraded', 'p95 latency above objective');
   const terminal = w.jobsCompleted + w.jobsFailed;
   if (terminal >= t.minTerminalJobs && w.jobsFailed / terminal >= t.jobsFailedDegradedAt) return out('degraded', 'generations failing');
   if (keys && keys.available === 0) return out('degraded', 'every key cooling');

@@ -64,6 +64,8 @@ describe('statusOf (thresholds documented in the README)', () => {
     ['every key cooling', window(0, 0, []), keys(2, 0, 2, 0), 'degraded', 'every key cooling'],
     ['some keys cooling', window(50, 50), keys(3, 2, 1, 0), 'degraded', 'some keys cooling or disabled'],
     ['window only (no pool known)', window(50, 50), undefined, 'healthy', 'within objectives'],
+    ['long streams, first bytes fast: the objective is on time to first byte', { ...window(20, 20, [[60_000, 20]]), ttfb: hist([[400, 20]]) }, keys(2, 2, 0, 0), 'healthy', 'within objectives'],
+    ['first bytes slower than the objective', { ...window(20, 20, [[60_000, 20]]), ttfb: hist([[9_000, 20]]) }, keys(2, 2, 0, 0), 'degraded', 'p95 time to first byte above objective'],
   ])('%s → %s', (_n, w, k, status, reason) => {
     expect(statusOf(OPENAI_TTS_OBJECTIVE_MS, w, k)).toMatchObject({ status, reason });
   });
