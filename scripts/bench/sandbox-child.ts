@@ -24,6 +24,7 @@ async function main(): Promise<void> {
       /** Call records from index `from` on (the log only grows). */
       log: (from) => sb.log().slice(Number(from ?? 0)),
       reset: () => sb.reset(),
+      setTiming: (timing) => sb.setTiming(timing as 'fast' | 'realistic'),
       memory: () => process.memoryUsage(),
     },
     () => sb.close(),
