@@ -1,5 +1,5 @@
 import type {
-  AudioResult, Classifier, Clock, ImageInput, ImageRequest, ImagesResult, JobAdapter, JobObject, Operation, SpeechInput,
+  AudioResult, Classifier, Clock, ImageInput, ImageRequest, ImagesResult, JobAdapter, JobObject, KeyProbe, Operation, SpeechInput,
   SpeechRequest,
 } from '../domain';
 
@@ -7,7 +7,7 @@ import type {
 export type BaseUrls = Record<string, string>;
 
 /** The sandbox endpoints a base URL can point at when `npm start` runs without keys. */
-export type SandboxEndpoint = 'openai' | 'elevenlabs' | 'fal' | 'falQueue' | 'kling';
+export type SandboxEndpoint = 'openai' | 'elevenlabs' | 'fal' | 'falQueue' | 'falPlatform' | 'kling';
 
 export interface BaseUrlSetting {
   /** Environment variable that overrides it. */
@@ -72,6 +72,8 @@ export interface VendorModule<V extends string = string, P extends readonly AnyP
   baseUrls: Record<string, BaseUrlSetting>;
   classify: Classifier;
   providers: P;
+  /** The key probe: one free, read-only account call per key (`lambda/probes` runs it on a schedule). */
+  probe(urls: BaseUrls, clock: Clock): KeyProbe;
 }
 
 /** Keeps the literal ids of a vendor module (the registry derives its id unions from them). */
