@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { Harness, post, speechBody, storedItemsText } from './harness';
@@ -187,6 +189,12 @@ test('ElevenLabs quota figures land in KEY_HEALTH# items and /v1/health; a key p
   expect(detail.find((k) => k.id === 'elevenlabs#3')).toMatchObject({ pool: 'disabled', pool_reason: 'quota_exhausted', state: 'disabled' });
   const status = (await items('PROVIDER_HEALTH#elevenlabs-tts')).find((i) => i.sk === 'STATUS');
   expect(status).toMatchObject({ status: 'degraded', keysDisabled: 1 });
+  // The operator's view: `npm run health -- --keys`.
+  // (Not execFileSync: dynalite answers from this process.)
+  const { stdout: cli } = await promisify(execFile)(process.execPath, [require.resolve('tsx/cli'), 'scripts/health.ts', '--keys', '--endpoint', h.dynamo.endpoint], { encoding: 'utf8' });
+  const line = cli.split('\n').find((l) => l.includes(fingerprintOf(keys[0])));
+  expect(line).toMatch(/^elevenlabs#1\s+[0-9a-f]{8}\s+ok\s+ok\s+\d+ s ago\s+\d+\s+860\/1000 \(86%\)\s+\d{4}-\d\d-01T00:00:00\.000Z/);
+  expect(cli).toMatch(/elevenlabs-tts\s+degraded .*some keys cooling or disabled/);
   // No key material anywhere in the table or the answers.
   const table = await storedItemsText(h.dynamo.endpoint);
   for (const k of keys) expect(table).not.toContain(k);
