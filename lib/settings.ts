@@ -27,6 +27,10 @@ export interface NanobotSettings {
   readonly usageQuotaLimit?: number;
   /** Period of {@link usageQuotaLimit}; given together with it. */
   readonly usageQuotaPeriod?: QuotaPeriod;
+  /** Minutes between two scheduled key-probe runs (EventBridge rate). */
+  readonly probeIntervalMinutes: number;
+  /** A key's quota use (%) that raises `nanobot-key-quota-high`, and that status calls running out. */
+  readonly keyQuotaAlarmPercent: number;
 }
 
 /** Usage-plan quota periods API Gateway accepts. */
@@ -45,6 +49,10 @@ export const DEFAULT_SETTINGS: NanobotSettings = {
   // The handler gives up at 26 s (REQUEST_DEADLINE_MS); a p95 of 20 s means most slow requests
   // are close to that edge.
   latencyP95AlarmMs: 20_000,
+  // Each run is one free, read-only call per key: once a minute keeps a revoked key's detection
+  // within a minute of idle time, far below every vendor's limit on those routes.
+  probeIntervalMinutes: 1,
+  keyQuotaAlarmPercent: 80,
 };
 
 /** Context keys, exactly as typed after `-c`. */
@@ -59,6 +67,8 @@ export const CONTEXT_KEYS = {
   reservedConcurrency: 'reservedConcurrency',
   usageQuotaLimit: 'usageQuotaLimit',
   usageQuotaPeriod: 'usageQuotaPeriod',
+  probeIntervalMinutes: 'probeIntervalMinutes',
+  keyQuotaAlarmPercent: 'keyQuotaAlarmPercent',
 } as const satisfies Record<keyof NanobotSettings, string>;
 
 /** Reads a context value; `undefined` when the key is absent. */
@@ -91,6 +101,8 @@ export function parseSettings(read: ContextReader): NanobotSettings {
     reservedConcurrency: optionalNum(read, CONTEXT_KEYS.reservedConcurrency, { min: 1, integer: true }),
     usageQuotaLimit: optionalNum(read, CONTEXT_KEYS.usageQuotaLimit, { min: 1, integer: true }),
     usageQuotaPeriod: oneOf(read, CONTEXT_KEYS.usageQuotaPeriod, QUOTA_PERIODS),
+    probeIntervalMinutes: num(read, CONTEXT_KEYS.probeIntervalMinutes, DEFAULT_SETTINGS.probeIntervalMinutes, { min: 1, max: 60, integer: true }),
+    keyQuotaAlarmPercent: num(read, CONTEXT_KEYS.keyQuotaAlarmPercent, DEFAULT_SETTINGS.keyQuotaAlarmPercent, { min: 1, max: 100 }),
   };
   if (settings.throttleBurst < settings.throttleRate) {
     throw new Error(
