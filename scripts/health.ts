@@ -98,7 +98,7 @@ export function keyTable(probes: Map<string, KeyHealth[]>, now = Date.now()): st
     h.balance === undefined ? '-' : `${h.balance} ${h.currency ?? ''}`.trim(),
   ]);
   if (rows.length === 0) return 'no key probe results (KEY_HEALTH# items) yet';
-  return renderTable(['key', 'fingerprint', 'state', 'last probe', 'when', 'ms', 'quota used', 'quota resets', 'balance'], rows, 2);
+  return renderTable(['key', 'fingerprint', 'state', 'last probe', 'when', 'ms', 'quota used', 'quota resets', 'balance'], rows, 4);
 }
 
 async function readProbes(ddb: DynamoDBDocumentClient, table: string): Promise<Map<string, KeyHealth[]>> {
