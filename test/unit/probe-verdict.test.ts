@@ -72,6 +72,9 @@ describe('reading probe answers', () => {
     expect(probeOf('fal').notVisible(answer(403, { error: { type: 'authorization_error', message: 'no billing:usage:read' } }))).toBe(true);
     expect(probeOf('fal').notVisible(answer(403, { detail: 'User is locked. Reason: Exhausted balance.' }))).toBe(false);
     expect(probeOf('fal').notVisible(answer(401, { error: { type: 'authorization_error' } }))).toBe(false);
+    const lockedPlatform = answer(403, { error: { type: 'authorization_error', message: 'User is locked. Reason: Exhausted balance.' } });
+    expect(probeOf('fal').notVisible(lockedPlatform)).toBe(false);
+    expect(probeOf('fal').classify(lockedPlatform, 0).outcome).toBe('quota_exhausted');
     expect(probeOf('openai').notVisible(answer(401, { error: { message: 'You have insufficient permissions for this operation. Missing scopes: api.model.read.' } }))).toBe(true);
     expect(probeOf('openai').notVisible(answer(401, { error: { message: 'Incorrect API key provided: sk-…abcd.' } }))).toBe(false);
     expect(probeOf('elevenlabs').notVisible(answer(401, { detail: { status: 'missing_permissions' } }))).toBe(true);
