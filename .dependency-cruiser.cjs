@@ -1,5 +1,5 @@
 /**
- * The runtime's layers, bottom up: domain → keys → rotation → providers → health / jobs /
+ * The runtime's layers, bottom up: domain → keys → rotation → providers → health / jobs / probes /
  * observability / config → http → app (composition). An import against that direction fails
  * `npm run lint`. lib/ (CDK) reaches the runtime only through lambda/contracts.ts.
  */
@@ -13,14 +13,15 @@ const layer = (from, forbidden, comment) => ({
 
 module.exports = {
   forbidden: [
-    layer('domain', ['keys', 'rotation', 'providers', 'health', 'jobs', 'observability', 'config', 'http', 'app', 'platform', 'contracts', 'index'], 'The domain layer (types and ports) imports nothing else from lambda/.'),
-    layer('keys', ['rotation', 'providers', 'health', 'jobs', 'observability', 'config', 'http', 'app', 'platform', 'contracts'], 'Key pools know only the domain.'),
-    layer('rotation', ['providers', 'health', 'jobs', 'observability', 'config', 'http', 'app', 'platform', 'contracts'], 'The rotation loop runs on ports: no provider, no HTTP, no logging.'),
-    layer('providers', ['keys', 'rotation', 'health', 'jobs', 'observability', 'config', 'http', 'app', 'platform', 'contracts'], 'Providers see only the domain (credentials and transport are ports).'),
-    layer('health', ['rotation', 'providers', 'jobs', 'config', 'http', 'app', 'platform', 'contracts'], 'Health aggregates summaries; it does not run requests.'),
-    layer('jobs', ['providers', 'health', 'observability', 'config', 'http', 'app', 'platform', 'contracts'], 'Jobs get their runner and transport injected.'),
+    layer('domain', ['keys', 'rotation', 'providers', 'health', 'jobs', 'observability', 'config', 'http', 'app', 'platform', 'contracts', 'index', 'probes'], 'The domain layer (types and ports) imports nothing else from lambda/.'),
+    layer('keys', ['rotation', 'providers', 'health', 'jobs', 'observability', 'config', 'http', 'app', 'platform', 'contracts', 'probes'], 'Key pools know only the domain.'),
+    layer('rotation', ['providers', 'health', 'jobs', 'observability', 'config', 'http', 'app', 'platform', 'contracts', 'probes'], 'The rotation loop runs on ports: no provider, no HTTP, no logging.'),
+    layer('providers', ['keys', 'rotation', 'health', 'jobs', 'observability', 'config', 'http', 'app', 'platform', 'contracts', 'probes'], 'Providers see only the domain (credentials and transport are ports).'),
+    layer('health', ['rotation', 'providers', 'jobs', 'config', 'http', 'app', 'platform', 'contracts', 'probes'], 'Health aggregates summaries; it does not run requests.'),
+    layer('jobs', ['providers', 'health', 'observability', 'config', 'http', 'app', 'platform', 'contracts', 'probes'], 'Jobs get their runner and transport injected.'),
     layer('observability', ['providers', 'health', 'jobs', 'config', 'http', 'app', 'platform'], 'Logs and metrics are sinks.'),
-    layer('config', ['rotation/loop', 'health', 'jobs', 'observability', 'http', 'app', 'platform'], 'Configuration is read, not run.'),
+    layer('config', ['rotation/loop', 'health', 'jobs', 'observability', 'http', 'app', 'platform', 'probes'], 'Configuration is read, not run.'),
+    layer('probes', ['rotation', 'providers', 'jobs', 'observability', 'config', 'http', 'app', 'platform', 'contracts'], 'Key probes run on ports: the vendor probes, the transport and the fleet key state are passed in.'),
     layer('http', ['app', 'platform', 'config'], 'The HTTP layer gets what it needs passed in; it never reaches into the composition.'),
     {
       name: 'vendor-folders-are-apart',

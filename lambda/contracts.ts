@@ -4,7 +4,7 @@
  * an API Gateway resource can then never point at something the runtime does not serve or emit
  * (test/infra checks both directions).
  */
-export { PROVIDER_IDS } from './providers/registry';
+export { PROVIDER_IDS, VENDORS } from './providers/registry';
 
 /** Powertools `service` dimension and log field (`POWERTOOLS_SERVICE_NAME`). */
 export const SERVICE_NAME = 'nanobot';
@@ -27,6 +27,27 @@ export const PROVIDER_METRICS = {
   /** Streamed answers that failed after their first byte. */
   streamAborted: 'StreamAborted',
 } as const;
+
+/**
+ * EMF metrics of the scheduled key probes: `KeyQuotaUsedPercent` per key, dimensions exactly
+ * `{ service, vendor, key }` (key = the public id `<vendor>#<n>`); `KeysPassingProbes` and
+ * `ProbeFailures` per vendor, dimensions exactly `{ service, vendor }`. One EMF line per dimension
+ * set per run.
+ */
+export const PROBE_METRICS = {
+  keyQuotaUsedPercent: 'KeyQuotaUsedPercent',
+  keysPassingProbes: 'KeysPassingProbes',
+  probeFailures: 'ProbeFailures',
+} as const;
+
+/** Environment of the probe settings the infrastructure sets on both functions. */
+export const PROBE_ENV = {
+  intervalMs: 'PROBE_INTERVAL_MS',
+  quotaWarnPercent: 'PROBE_QUOTA_WARN_PERCENT',
+} as const;
+
+/** The second handler export of the one bundle (`lambda/index.mts`): the scheduled key probe. */
+export const PROBE_HANDLER_EXPORT = 'probeHandler';
 
 export interface RouteContract {
   readonly method: 'GET' | 'POST';

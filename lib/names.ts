@@ -5,7 +5,7 @@
  */
 import { PROVIDER_METRICS } from '../lambda/contracts';
 
-export { METRIC_NAMESPACE, PROVIDER_IDS, PROVIDER_METRICS, ROUTES, SERVICE_NAME } from '../lambda/contracts';
+export { METRIC_NAMESPACE, PROBE_ENV, PROBE_HANDLER_EXPORT, PROBE_METRICS, PROVIDER_IDS, PROVIDER_METRICS, ROUTES, SERVICE_NAME, VENDORS } from '../lambda/contracts';
 export type ProviderMetricName = (typeof PROVIDER_METRICS)[keyof typeof PROVIDER_METRICS];
 
 /** Powertools cold-start metric: dimensions `{ service, function_name }`. */
@@ -21,6 +21,8 @@ export const PHYSICAL_NAMES = {
   table: 'nanobot-config',
   function: 'nanobot',
   functionLogGroup: '/aws/lambda/nanobot',
+  probeFunction: 'nanobot-probe',
+  probeRule: 'nanobot-probe-schedule',
   secret: 'nanobot/provider-keys',
   api: 'nanobot',
   apiAccessLogGroup: '/aws/apigateway/nanobot-access',

@@ -5,8 +5,12 @@ import { HealthAlarms } from './constructs/health-alarms';
 import { HealthDashboard } from './constructs/health-dashboard';
 import { MediaApi } from './constructs/media-api';
 import { MediaFunction } from './constructs/media-function';
+import { ProbeAlarms } from './constructs/probe-alarms';
+import { addProbeWidgets } from './constructs/probe-dashboard';
+import { ProbeSchedule } from './constructs/probe-schedule';
 import { ProviderKeys } from './constructs/provider-keys';
 import { PHYSICAL_NAMES } from './names';
+import { ProbeMetrics } from './probe-metrics';
 import { ProviderMetrics } from './provider-metrics';
 import { DEFAULT_SETTINGS, NanobotSettings } from './settings';
 
@@ -29,6 +33,8 @@ export class NanobotStack extends Stack {
   readonly api: MediaApi;
   readonly alarms: HealthAlarms;
   readonly dashboard: HealthDashboard;
+  readonly probes: ProbeSchedule;
+  readonly probeAlarms: ProbeAlarms;
 
   constructor(scope: Construct, id: string, props: NanobotStackProps = {}) {
     super(scope, id, props);
@@ -58,6 +64,17 @@ export class NanobotStack extends Stack {
           : undefined,
     });
 
+    // The key probe: the API function's bundle and role, its own function, on an EventBridge schedule.
+    this.probes = new ProbeSchedule(this, 'ProbeSchedule', {
+      api: this.media.function,
+      table: this.table,
+      providerKeys: this.providerKeys,
+      interval: Duration.minutes(settings.probeIntervalMinutes),
+      quotaWarnPercent: settings.keyQuotaAlarmPercent,
+      functionName: PHYSICAL_NAMES.probeFunction,
+      ruleName: PHYSICAL_NAMES.probeRule,
+    });
+
     const metrics = new ProviderMetrics();
     this.alarms = new HealthAlarms(this, 'HealthAlarms', {
       function: this.media.function,
@@ -71,14 +88,23 @@ export class NanobotStack extends Stack {
       alarmPrefix: PHYSICAL_NAMES.alarmPrefix,
       topicName: PHYSICAL_NAMES.alarmTopic,
     });
+    const probeMetrics = new ProbeMetrics();
+    this.probeAlarms = new ProbeAlarms(this, 'ProbeAlarms', {
+      probe: this.probes.function,
+      metrics: probeMetrics,
+      topic: this.alarms.topic,
+      quotaPercent: settings.keyQuotaAlarmPercent,
+      alarmPrefix: PHYSICAL_NAMES.alarmPrefix,
+    });
     this.dashboard = new HealthDashboard(this, 'HealthDashboard', {
       dashboardName: PHYSICAL_NAMES.dashboard,
       function: this.media.function,
       logGroup: this.media.logGroup,
       metrics,
-      alarms: this.alarms.alarms,
+      alarms: [...this.alarms.alarms, ...this.probeAlarms.alarms],
       rotatedLogLines: this.alarms.rotatedLogLines,
     });
+    addProbeWidgets(this.dashboard.dashboard, { metrics: probeMetrics, probe: this.probes.function, logGroup: this.probes.logGroup });
 
     new CfnOutput(this, 'ApiBaseUrl', {
       description: 'OpenAI-compatible base URL (baseURL for the openai SDK)',

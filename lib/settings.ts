@@ -41,6 +41,10 @@ export interface NanobotSettings {
    * attempts, backoff and waits for keys included. Below the integration timeout.
    */
   readonly requestDeadlineSeconds: number;
+  /** Minutes between two scheduled key-probe runs (EventBridge rate). */
+  readonly probeIntervalMinutes: number;
+  /** A key's quota use (%) that raises `nanobot-key-quota-high`, and that status calls running out. */
+  readonly keyQuotaAlarmPercent: number;
 }
 
 /** Usage-plan quota periods API Gateway accepts. */
@@ -65,6 +69,10 @@ export const DEFAULT_SETTINGS: NanobotSettings = {
   integrationTimeoutSeconds: 300,
   // gpt-image-1 at high quality takes over a minute before its first byte; two leave room to rotate.
   requestDeadlineSeconds: 120,
+  // Each run is one free, read-only call per key: once a minute keeps a revoked key's detection
+  // within a minute of idle time, far below every vendor's limit on those routes.
+  probeIntervalMinutes: 1,
+  keyQuotaAlarmPercent: 80,
 };
 
 /** Context keys, exactly as typed after `-c`. */
@@ -81,6 +89,8 @@ export const CONTEXT_KEYS = {
   usageQuotaPeriod: 'usageQuotaPeriod',
   integrationTimeoutSeconds: 'integrationTimeoutSeconds',
   requestDeadlineSeconds: 'requestDeadlineSeconds',
+  probeIntervalMinutes: 'probeIntervalMinutes',
+  keyQuotaAlarmPercent: 'keyQuotaAlarmPercent',
 } as const satisfies Record<keyof NanobotSettings, string>;
 
 /** Reads a context value; `undefined` when the key is absent. */
@@ -115,6 +125,8 @@ export function parseSettings(read: ContextReader): NanobotSettings {
     usageQuotaPeriod: oneOf(read, CONTEXT_KEYS.usageQuotaPeriod, QUOTA_PERIODS),
     integrationTimeoutSeconds: num(read, CONTEXT_KEYS.integrationTimeoutSeconds, DEFAULT_SETTINGS.integrationTimeoutSeconds, { min: 30, max: 890, integer: true }),
     requestDeadlineSeconds: num(read, CONTEXT_KEYS.requestDeadlineSeconds, DEFAULT_SETTINGS.requestDeadlineSeconds, { min: 5, max: 880, integer: true }),
+    probeIntervalMinutes: num(read, CONTEXT_KEYS.probeIntervalMinutes, DEFAULT_SETTINGS.probeIntervalMinutes, { min: 1, max: 60, integer: true }),
+    keyQuotaAlarmPercent: num(read, CONTEXT_KEYS.keyQuotaAlarmPercent, DEFAULT_SETTINGS.keyQuotaAlarmPercent, { min: 1, max: 100 }),
   };
   if (settings.requestDeadlineSeconds >= settings.integrationTimeoutSeconds) {
     throw new Error(

@@ -3,7 +3,10 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { RouteContract } from '../contracts';
 import { errorFields } from '../domain';
 import type { GatewayConfig } from '../config/env';
+import type { Transport } from '../domain';
 import { DEFAULT_FLUSH_POLICY, FlushPolicy, HealthFlusher } from '../health/flusher';
+import { KeyHealthStore } from '../health/key-health';
+import { ProbeView } from '../health/probe-view';
 import { HealthRecorder } from '../health/recorder';
 import { createDocumentClient, HealthStore } from '../health/store';
 import { createApp, ProxyHandler } from '../http/app';
@@ -16,7 +19,7 @@ import { KeyPools } from '../keys/pools';
 import { DEFAULT_SHARING_POLICY, SharedKeyState } from '../keys/shared-state';
 import { createMetrics, MetricsTelemetry, TelemetryFanout } from '../observability/metrics';
 import { httpTransport } from '../providers/http/transport';
-import { PROVIDERS, ProviderId, providerById } from '../providers/registry';
+import { PROVIDERS, ProviderId, providerById, vendorOf, VENDORS } from '../providers/registry';
 import { Gateway, GatewayDeps } from './gateway';
 
 export interface Runtime {
@@ -32,6 +35,10 @@ export interface Runtime {
   ddb: DynamoDBDocumentClient;
   jobs: JobService;
   keyState?: SharedKeyState;
+  /** How requests reach providers (the key probes use it too). */
+  transport: Transport;
+  /** The key probes' results (`KEY_HEALTH#` items), for status. */
+  probeView: ProbeView;
   /** Post-response work: health flush when due, job records kept while the store was down. */
   afterResponse(): Promise<void>;
 }
@@ -60,7 +67,13 @@ export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runt
     ? new SharedKeyState(ddb, config.tableName, pools, log, clock, { ...DEFAULT_SHARING_POLICY, refreshIntervalMs: sharing.refreshIntervalMs, waitBudgetMs: sharing.waitBudgetMs })
     : undefined;
   const gateway = new Gateway(config, pools, { ...opts, transport, telemetry, keyState });
-  const about = (p: string) => ({ keys: gateway.poolOf(p as ProviderId).counts(), p95ObjectiveMs: providerById(p as ProviderId).p95ObjectiveMs });
+  const probeView = createProbeView(config, ddb, opts);
+  const fingerprints = (p: ProviderId) => gateway.poolOf(p).view().map((k) => k.fingerprint);
+  const about = (p: string) => ({
+    keys: gateway.poolOf(p as ProviderId).counts(),
+    p95ObjectiveMs: providerById(p as ProviderId).p95ObjectiveMs,
+    probes: probeView.summary(vendorOf(p as ProviderId), fingerprints(p as ProviderId)),
+  });
   const flusher = new HealthFlusher(recorder, store, about, log, clock, { ...DEFAULT_FLUSH_POLICY, ...opts.flushPolicy });
   const jobs = new JobService(new JobStore(ddb, config.tableName), config.jobs, {
     runner: gateway,
@@ -71,10 +84,18 @@ export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runt
     events: config.healthRecording ? recorder : undefined,
   });
   const adapters: JobAdapters = new Map(PROVIDERS.flatMap((p) => (p.capability === 'job' ? [[p.id, p.adapter(config.baseUrls, clock)] as const] : [])));
-  const routes = [...mediaRoutes(gateway), healthRoute(store, flusher, (p) => gateway.poolOf(p), clock), ...jobRoutes(jobs, adapters, { clock, log })];
+  const routes = [...mediaRoutes(gateway), healthRoute(store, flusher, (p) => gateway.poolOf(p), clock, probeView), ...jobRoutes(jobs, adapters, { clock, log })];
   const app = createApp(routes, { clock, log, requestDeadlineMs: config.rotation.requestDeadlineMs, deadlineMarginMs: config.rotation.deadlineMarginMs });
   const afterResponse = async () => {
-    await Promise.all([flusher.flushIfDue(), jobs.flushUnsaved(), keyState?.settle()]);
+    const probed = VENDORS.filter((v) => pools.get(v).size > 0);
+    await Promise.all([flusher.flushIfDue(), jobs.flushUnsaved(), keyState?.settle(), probeView.refreshIfDue(probed)]);
   };
-  return { gateway, pools, app, routes: routes.map(({ method, path }) => ({ method, path })), recorder, store, flusher, metrics, ddb, jobs, keyState, afterResponse };
+  return { gateway, pools, app, routes: routes.map(({ method, path }) => ({ method, path })), recorder, store, flusher, metrics, ddb, jobs, keyState, transport, probeView, afterResponse };
+}
+
+/** Probe results are fresh for three schedule periods (at least five minutes). */
+function createProbeView(config: GatewayConfig, ddb: DynamoDBDocumentClient, opts: RuntimeOptions): ProbeView {
+  const { intervalMs, quotaWarnPercent } = config.probes;
+  const staleAfterMs = intervalMs > 0 ? Math.max(5 * 60_000, 3 * intervalMs) : 10 * 60_000;
+  return new ProbeView(new KeyHealthStore(ddb, config.tableName), opts.clock, opts.log, { refreshIntervalMs: 60_000, staleAfterMs, quotaWarnPercent });
 }

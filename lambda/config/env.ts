@@ -23,6 +23,19 @@ export interface GatewayConfig {
   keyStateSharing: { enabled: boolean; refreshIntervalMs: number; waitBudgetMs: number };
   /** Upstream answers: the most read whole (error bodies, answers reshaped), and a streamed body's idle timeout. */
   transport: { maxAnswerBytes: number; idleTimeoutMs: number };
+  /** Scheduled key probes (`lambda/probes`). */
+  probes: ProbeConfig;
+}
+
+export interface ProbeConfig {
+  /** Locally the probe timer's period (0 = off); in Lambda the schedule's, set by the stack (staleness of results). */
+  intervalMs: number;
+  /** One probe call's time-out. */
+  timeoutMs: number;
+  /** A whole run's budget: no probe starts after it. */
+  runBudgetMs: number;
+  /** Quota use (%) from which a key counts as running out (status reason; the alarm's threshold is the stack's). */
+  quotaWarnPercent: number;
 }
 
 export class ConfigError extends OwnError {
@@ -99,6 +112,10 @@ const envSchema = z.object({
   KEY_DISABLE_MS: int(C.disableMs, 1),
   MAX_UPSTREAM_BYTES: int(64 * 1024 * 1024, 1024),
   STREAM_IDLE_TIMEOUT_MS: int(30_000, 100),
+  PROBE_INTERVAL_MS: int(60_000, 0),
+  PROBE_TIMEOUT_MS: int(5_000, 100),
+  PROBE_RUN_BUDGET_MS: int(20_000, 1_000),
+  PROBE_QUOTA_WARN_PERCENT: int(80, 1),
 });
 
 /** Parses with a schema; the first problem becomes a ConfigError naming the variable. */
@@ -135,6 +152,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     jobs: { minPollIntervalMs: e.JOB_POLL_MIN_INTERVAL_MS, pollTimeoutMs: e.JOB_POLL_TIMEOUT_MS },
     transport: { maxAnswerBytes: e.MAX_UPSTREAM_BYTES, idleTimeoutMs: e.STREAM_IDLE_TIMEOUT_MS },
     cooldown: { ...C, defaultCooldownMs: e.COOLDOWN_DEFAULT_MS, maxCooldownMs: e.COOLDOWN_MAX_MS, disableMs: e.KEY_DISABLE_MS },
+    probes: { intervalMs: e.PROBE_INTERVAL_MS, timeoutMs: e.PROBE_TIMEOUT_MS, runBudgetMs: e.PROBE_RUN_BUDGET_MS, quotaWarnPercent: e.PROBE_QUOTA_WARN_PERCENT },
   };
 }
 

@@ -3,6 +3,7 @@ import type { PoolCounts } from '../keys/key-lease';
 import { Log, StoreFailureLog } from '../domain';
 import { randomBytes } from 'node:crypto';
 import { addInto, Counters } from './counters';
+import type { ProbeSummary } from './probe-summary';
 import type { HealthRecorder } from './recorder';
 import { statusOf } from './status';
 import type { HealthStore } from './store';
@@ -65,8 +66,8 @@ export class HealthFlusher {
   constructor(
     private readonly recorder: HealthRecorder,
     private readonly store: HealthStore,
-    /** A provider's key counts now, and its latency objective. */
-    private readonly about: (p: ProviderName) => { keys: PoolCounts; p95ObjectiveMs: number },
+    /** A provider's key counts now, its latency objective, and what its vendor's key probes found. */
+    private readonly about: (p: ProviderName) => { keys: PoolCounts; p95ObjectiveMs: number; probes?: ProbeSummary },
     private readonly log: Log,
     private readonly clock: Clock,
     private readonly policy: FlushPolicy = DEFAULT_FLUSH_POLICY,
@@ -173,8 +174,8 @@ export class HealthFlusher {
     const results = await Promise.allSettled(due.map(async (provider) => {
       const window = await this.store.readWindow(provider, now);
       this.stats.windowReads += 1;
-      const { keys, p95ObjectiveMs } = this.about(provider);
-      await this.store.putStatus(provider, statusOf(p95ObjectiveMs, window, keys), now, keys);
+      const { keys, p95ObjectiveMs, probes } = this.about(provider);
+      await this.store.putStatus(provider, statusOf(p95ObjectiveMs, window, keys, probes), now, keys);
       this.stats.statusWrites += 1;
       this.lastStatusAt.set(provider, now);
     }));

@@ -1,6 +1,7 @@
 import type { PoolCounts } from '../keys/key-lease';
 import type { Counters } from './counters';
 import { percentile } from './histogram';
+import type { ProbeSummary } from './probe-summary';
 
 export type HealthStatus = 'healthy' | 'degraded' | 'down';
 
@@ -42,8 +43,13 @@ export interface WindowSummary {
  *   or at least half of ≥ 5 finished jobs failed (`p95ObjectiveMs` is the provider's, from the registry);
  *   or no key available right now because all are cooling; or some keys cooling or disabled;
  * - healthy otherwise.
+ *
+ * With the key probes' summary (when fresh), status does not wait for traffic: every key failing
+ * its probe is down; a key failing, or a quota at its warning level, is degraded; and the reason
+ * of a quiet healthy provider is the probes' (`probes ok`). An inconclusive probe (timeout, 5xx,
+ * 429) changes no status on its own: it only shows in the reason.
  */
-export function statusOf(p95ObjectiveMs: number, w: Counters, keys?: PoolCounts): WindowSummary {
+export function statusOf(p95ObjectiveMs: number, w: Counters, keys?: PoolCounts, probes?: ProbeSummary): WindowSummary {
   const t = STATUS_THRESHOLDS;
   const successRate = w.requests > 0 ? w.successes / w.requests : null;
   const p50 = percentile(w.latency, 0.5) ?? null;
@@ -54,6 +60,7 @@ export function statusOf(p95ObjectiveMs: number, w: Counters, keys?: PoolCounts)
   const out = (status: HealthStatus, reason: string): WindowSummary => ({ status, reason, ...base });
 
   if (keys && (keys.total === 0 || keys.disabled === keys.total)) return out('down', keys.total === 0 ? 'no key configured' : 'every key disabled');
+  if (probes && probes.total > 0 && probes.failing === probes.total) return out('down', probes.reason);
   if (enough && successRate !== null && successRate < t.downBelowSuccessRate) return out('down', 'most requests fail');
   if (enough && successRate !== null && successRate < t.degradedBelowSuccessRate) return out('degraded', 'success rate below 95%');
   // The objective is on time to first byte: a 4-minute audio stream is a normal request, not a slow
@@ -64,5 +71,6 @@ export function statusOf(p95ObjectiveMs: number, w: Counters, keys?: PoolCounts)
   if (terminal >= t.minTerminalJobs && w.jobsFailed / terminal >= t.jobsFailedDegradedAt) return out('degraded', 'generations failing');
   if (keys && keys.available === 0) return out('degraded', 'every key cooling');
   if (keys && (keys.cooling > 0 || keys.disabled > 0)) return out('degraded', 'some keys cooling or disabled');
-  return out('healthy', enough ? 'within objectives' : 'little or no traffic');
+  if (probes && (probes.quotaHot > 0 || probes.failing > 0)) return out('degraded', probes.reason);
+  return out('healthy', enough ? 'within objectives' : probes ? probes.reason : 'little or no traffic');
 }

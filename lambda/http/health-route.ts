@@ -1,18 +1,23 @@
 import { ROUTES } from '../contracts';
 import { Clock, withTimeout } from '../domain';
 import type { KeyPool } from '../keys/key-pool';
-import { Counters, emptyCounters } from '../health/counters';
+import { emptyCounters } from '../health/counters';
 import type { HealthFlusher } from '../health/flusher';
+import type { KeyHealth } from '../health/key-health';
+import type { ProbeView } from '../health/probe-view';
 import { statusOf } from '../health/status';
 import type { HealthStore } from '../health/store';
-import { PROVIDERS, ProviderId } from '../providers/registry';
+import { PROVIDERS, ProviderId, VENDORS, vendorOf } from '../providers/registry';
 import { json, Route } from './app';
+import { keyJson, probeItems, probeJson, wantsKeys } from './probe-detail';
 
 /**
  * `GET /v1/health`: every provider, traffic or not — the 5-minute window from the store (after
- * writing this instance's pending counters) and this instance's key pools.
+ * writing this instance's pending counters), this instance's key pools, and what the scheduled
+ * key probes found (`KEY_HEALTH#` items). `?keys=1` adds every key's pool state and last probe.
  */
-export function healthRoute(store: HealthStore, flusher: HealthFlusher, poolOf: (p: ProviderId) => KeyPool, clock: Clock): Route {
+export function healthRoute(store: HealthStore, flusher: HealthFlusher, poolOf: (p: ProviderId) => KeyPool, clock: Clock, probes?: ProbeView): Route {
+  const poolOfVendor = (v: string) => poolOf(PROVIDERS.find((p) => vendorOf(p.id) === v)?.id as ProviderId);
   return {
     ...ROUTES.health,
     handle: async (call) => {
@@ -22,18 +27,18 @@ export function healthRoute(store: HealthStore, flusher: HealthFlusher, poolOf: 
       await inTime(flusher.flushUnlessBackingOff());
       const now = clock();
       let storeOk = true;
+      const probed = new Map<string, KeyHealth[]>(
+        probes ? await Promise.all(VENDORS.map(async (v) => [v, await probeItems(probes, v, inTime)] as const)) : [],
+      );
+      const summaryOf = (v: string) => probes?.summary(v, poolOfVendor(v).view().map((k) => k.fingerprint), probed.get(v));
       const entries = await Promise.all(
         PROVIDERS.map(async ({ id: p, p95ObjectiveMs, capability }) => {
-          let window: Counters | undefined;
-          try {
-            window = await inTime(store.readWindow(p, now));
-          } catch {
-            window = undefined;
-          }
+          const window = await inTime(store.readWindow(p, now)).catch(() => undefined);
           if (!window) storeOk = false;
           const keys = poolOf(p).counts();
           const w = window ?? emptyCounters();
-          const s = statusOf(p95ObjectiveMs, w, keys);
+          const summary = summaryOf(vendorOf(p));
+          const s = statusOf(p95ObjectiveMs, w, keys, summary);
           return [p, {
             status: s.status,
             reason: s.reason,
@@ -48,15 +53,25 @@ export function healthRoute(store: HealthStore, flusher: HealthFlusher, poolOf: 
             ttfb_ms: { p50: s.ttfbP50Ms, p95: s.ttfbP95Ms },
             ...(capability === 'job' ? { jobs: { completed: w.jobsCompleted, failed: w.jobsFailed } } : {}),
             keys,
+            probes: probeJson(summary),
           }] as const;
         }),
       );
+      const detail = wantsKeys(call.event.queryStringParameters) ? { vendors: vendorDetail(poolOfVendor, probed, summaryOf) } : {};
       return json(200, {
         window: '5m',
         generated_at: new Date(now).toISOString(),
         store: storeOk ? 'ok' : 'unavailable',
         providers: Object.fromEntries(entries),
+        ...detail,
       });
     },
   };
+}
+
+function vendorDetail(poolOfVendor: (v: string) => KeyPool, probed: Map<string, KeyHealth[]>, summaryOf: (v: string) => Parameters<typeof probeJson>[0]) {
+  return Object.fromEntries(VENDORS.map((v) => {
+    const byFp = new Map((probed.get(v) ?? []).map((h) => [h.fingerprint, h]));
+    return [v, { probes: probeJson(summaryOf(v)), keys: poolOfVendor(v).view().map((k) => keyJson(k, byFp.get(k.fingerprint))) }];
+  }));
 }

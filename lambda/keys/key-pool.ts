@@ -12,6 +12,8 @@ interface Slot {
   strikes: number;
   /** Consecutive disables (grows the re-probe interval). */
   disables: number;
+  /** Epoch ms: when what put the key in its current cooling/disabled state was learnt (a later probe success may lift it). */
+  since: number;
   /** Bumped on every state change; queue and heap entries with an older generation are stale. */
   gen: number;
   /**
@@ -62,7 +64,7 @@ export class KeyPool {
   ) {
     this.slots = secrets.map((secret, i) => {
       const lease = new KeyLease(vendor, `${vendor}#${i + 1}`, fingerprintOf(secret), secret);
-      const slot: Slot = { lease, state: 'usable', until: 0, strikes: 0, disables: 0, gen: 0, probe: false, probeOutUntil: 0 };
+      const slot: Slot = { lease, state: 'usable', until: 0, strikes: 0, disables: 0, since: 0, gen: 0, probe: false, probeOutUntil: 0 };
       this.byId.set(lease.id, slot);
       this.byFingerprint.set(lease.fingerprint, slot);
       return slot;
@@ -136,7 +138,7 @@ export class KeyPool {
       if (!target) continue;
       target.strikes = old.strikes;
       target.disables = old.disables;
-      if (old.state !== 'usable' && old.reason) next.applyExternal(target.lease.id, old.state, old.until, old.reason);
+      if (old.state !== 'usable' && old.reason) next.applyExternal(target.lease.id, old.state, old.until, old.reason, old.since);
     }
     return next;
   }
@@ -210,24 +212,40 @@ export class KeyPool {
 
   /**
    * Applies knowledge learnt elsewhere (another container): cooling or disabled until an absolute
-   * time. Only ever extends. Returns whether anything changed.
+   * time (`since`: when it was learnt there). Only ever extends. Returns whether anything changed.
    */
-  applyExternal(id: string, state: 'cooling' | 'disabled', until: number, reason: DisableReason | 'rate_limited'): boolean {
-    return this.applyTo(this.byId.get(id), state, until, reason);
+  applyExternal(id: string, state: 'cooling' | 'disabled', until: number, reason: DisableReason | 'rate_limited', since?: number): boolean {
+    return this.applyTo(this.byId.get(id), state, until, reason, since);
   }
 
   /** `applyExternal` for a key known by fingerprint (the fleet's items name keys that way). */
-  applyExternalByFingerprint(fingerprint: string, state: 'cooling' | 'disabled', until: number, reason: DisableReason | 'rate_limited'): boolean {
-    return this.applyTo(this.byFingerprint.get(fingerprint), state, until, reason);
+  applyExternalByFingerprint(fingerprint: string, state: 'cooling' | 'disabled', until: number, reason: DisableReason | 'rate_limited', since?: number): boolean {
+    return this.applyTo(this.byFingerprint.get(fingerprint), state, until, reason, since);
   }
 
-  private applyTo(slot: Slot | undefined, state: 'cooling' | 'disabled', until: number, reason: DisableReason | 'rate_limited'): boolean {
+  private applyTo(slot: Slot | undefined, state: 'cooling' | 'disabled', until: number, reason: DisableReason | 'rate_limited', since?: number): boolean {
     if (!slot) return false;
     const now = this.clock();
     if (until <= now) return false;
     if (slot.state === 'disabled' && slot.until >= until) return false;
     if (slot.state === 'cooling' && state === 'cooling' && slot.until >= until) return false;
-    this.setState(slot, state, until, reason);
+    this.setState(slot, state, until, reason, since);
+    return true;
+  }
+
+  /**
+   * A probe that started at `asOf` (epoch ms) proved the key works: a disable learnt before that is
+   * lifted now — fully usable, not a one-at-a-time re-probe, its disable history forgotten. A
+   * disable learnt later (newer news) stands; a cooling key stays cooling (a probe says nothing
+   * about rate limits). The only way a disable ends before its deadline. Returns whether it did.
+   */
+  reenable(fingerprint: string, asOf: number): boolean {
+    const slot = this.byFingerprint.get(fingerprint);
+    if (!slot || slot.state !== 'disabled' || slot.since >= asOf) return false;
+    this.count(slot.state, -1);
+    Object.assign(slot, { state: 'usable', reason: undefined, until: 0, strikes: 0, disables: 0, probe: false, probeOutUntil: 0 });
+    slot.gen += 1;
+    this.queue.push({ slot, gen: slot.gen });
     return true;
   }
 
@@ -253,11 +271,12 @@ export class KeyPool {
     return slot && slot.lease === lease ? slot : undefined;
   }
 
-  private setState(slot: Slot, state: 'cooling' | 'disabled', until: number, reason: Slot['reason']): void {
+  private setState(slot: Slot, state: 'cooling' | 'disabled', until: number, reason: Slot['reason'], since = this.clock()): void {
     this.count(slot.state, -1);
     slot.state = state;
     slot.until = until;
     slot.reason = reason;
+    slot.since = since;
     slot.gen += 1;
     slot.probeOutUntil = 0;
     this.count(state, +1);

@@ -1,7 +1,8 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { Clock, Log, StoreFailureLog, VendorId } from '../domain';
-import type { KeyStateChange } from './key-lease';
+import { reenableInFleet } from './fleet-reenable';
+import type { KeyLease, KeyStateChange } from './key-lease';
 import type { KeyPools } from './pools';
 
 export interface SharingPolicy {
@@ -84,6 +85,29 @@ export class SharedKeyState {
     if (first === 'late') this.stats.budgetExceeded += 1;
   }
 
+  /** A full read of one vendor's fleet state, however long it takes (the key probe's start). */
+  refreshVendor(vendor: VendorId): Promise<void> {
+    return this.refresh(vendor);
+  }
+
+  /**
+   * A probe that started at `asOf` proved a disabled key works: lift every disable the fleet
+   * learnt before then (a newer one stands), here and — through the item's `enabledAt` — in every
+   * instance at its next refresh. Returns whether the fleet took it.
+   */
+  async reenable(vendor: VendorId, lease: KeyLease, asOf: number): Promise<boolean> {
+    this.pools.get(vendor).reenable(lease.fingerprint, asOf);
+    try {
+      const taken = await reenableInFleet(this.ddb, this.table, { pk: keyStatePk(vendor), lease, asOf, now: this.clock() });
+      if (taken) this.stats.writes += 1;
+      else this.stats.writesSuperseded += 1;
+      return taken;
+    } catch (err) {
+      this.fail('write', err);
+      return false;
+    }
+  }
+
   /** Cold start: every vendor's state in one bounded round of reads. */
   async loadAll(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
@@ -123,7 +147,10 @@ export class SharedKeyState {
       for (const item of r.Items ?? []) {
         const fp = String(item.sk);
         const reason = typeof item.reason === 'string' ? item.reason : 'rate_limited';
-        if (typeof item.disabledUntil === 'number' && pool.applyExternalByFingerprint(fp, 'disabled', item.disabledUntil, reason === 'invalid_key' ? 'invalid_key' : 'quota_exhausted')) this.stats.applied += 1;
+        // A probe's re-enable first (it lifts disables learnt before it), then any newer disable.
+        if (typeof item.enabledAt === 'number' && pool.reenable(fp, item.enabledAt)) this.stats.applied += 1;
+        const since = typeof item.disabledAt === 'number' ? item.disabledAt : typeof item.updatedAt === 'number' ? item.updatedAt : undefined;
+        if (typeof item.disabledUntil === 'number' && pool.applyExternalByFingerprint(fp, 'disabled', item.disabledUntil, reason === 'invalid_key' ? 'invalid_key' : 'quota_exhausted', since)) this.stats.applied += 1;
         if (typeof item.coolingUntil === 'number' && pool.applyExternalByFingerprint(fp, 'cooling', item.coolingUntil, 'rate_limited')) this.stats.applied += 1;
       }
     } catch (err) {
@@ -133,11 +160,13 @@ export class SharedKeyState {
 
   private async write(c: KeyStateChange): Promise<void> {
     const attr = c.state === 'cooling' ? 'coolingUntil' : 'disabledUntil';
+    // A disable says when it was learnt, so a probe success that started later can lift it.
+    const learnt = c.state === 'disabled' ? ', disabledAt = :now' : '';
     try {
       await this.ddb.send(new UpdateCommand({
         TableName: this.table,
         Key: { pk: keyStatePk(c.vendor), sk: c.lease.fingerprint },
-        UpdateExpression: `SET #u = :u, #reason = :r, keyId = :id, updatedAt = :now, #ttl = :ttl`,
+        UpdateExpression: `SET #u = :u, #reason = :r, keyId = :id, updatedAt = :now, #ttl = :ttl${learnt}`,
         // Only ever extends: an instance with older news cannot shorten the fleet's deadline.
         ConditionExpression: 'attribute_not_exists(#u) OR #u < :u',
         ExpressionAttributeNames: { '#u': attr, '#reason': c.state === 'cooling' ? 'coolingReason' : 'reason', '#ttl': 'ttl' },

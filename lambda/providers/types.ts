@@ -1,12 +1,12 @@
 import type {
-  Classifier, Clock, ImageInput, ImageRequest, JobAdapter, JobObject, MediaStream, Operation, SpeechInput, SpeechRequest,
+  Classifier, Clock, ImageInput, ImageRequest, JobAdapter, JobObject, KeyProbe, MediaStream, Operation, SpeechInput, SpeechRequest,
 } from '../domain';
 
 /** Every configured base URL, by the name its vendor gave it (`openai`, `falQueue`, …). */
 export type BaseUrls = Record<string, string>;
 
 /** The sandbox endpoints a base URL can point at when `npm start` runs without keys. */
-export type SandboxEndpoint = 'openai' | 'elevenlabs' | 'fal' | 'falQueue' | 'kling';
+export type SandboxEndpoint = 'openai' | 'elevenlabs' | 'fal' | 'falQueue' | 'falPlatform' | 'kling';
 
 export interface BaseUrlSetting {
   /** Environment variable that overrides it. */
@@ -71,6 +71,8 @@ export interface VendorModule<V extends string = string, P extends readonly AnyP
   baseUrls: Record<string, BaseUrlSetting>;
   classify: Classifier;
   providers: P;
+  /** The key probe: one free, read-only account call per key (`lambda/probes` runs it on a schedule). */
+  probe(urls: BaseUrls, clock: Clock): KeyProbe;
 }
 
 /** Keeps the literal ids of a vendor module (the registry derives its id unions from them). */

@@ -41,6 +41,9 @@ export const fleetScenario: Scenario = {
         FAL_QUEUE_BASE_URL: sandbox.urls.falQueue,
         KLING_BASE_URL: sandbox.urls.kling,
         KEY_STATE_SHARING: sharing,
+        // Key probes off: the benchmark counts request traffic only.
+        PROBE_INTERVAL_MS: '0',
+        FAL_PLATFORM_BASE_URL: sandbox.urls.falPlatform,
       };
       const children = await Promise.all(Array.from({ length: instances }, () => forkTs<{ url: string }>('fleet-child.ts', env, { needles: keys })));
       const statuses: number[] = [];

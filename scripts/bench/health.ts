@@ -22,6 +22,7 @@ export const healthScenario: Scenario = {
       OPENAI_API_KEYS: sandbox.defaultKeys.openai.join(','),
       OPENAI_BASE_URL: sandbox.urls.openai,
       HEALTH_RECORDING: recording,
+      PROBE_INTERVAL_MS: '0',
     });
     const on = await startLocalStack({ port: 0, sandbox, env: env('on'), log: new MemoryLog() });
     const off = await startLocalStack({ port: 0, sandbox, env: env('off'), log: new MemoryLog() });

@@ -32,6 +32,8 @@ export function gatewayEnv(sb: SandboxChildInfo, dynamoEndpoint: string, keys: P
     FAL_QUEUE_BASE_URL: sb.urls.falQueue,
     KLING_BASE_URL: sb.urls.kling,
     HEALTH_RECORDING: 'on',
+    // Key probes off: benchmarks measure the request path.
+    PROBE_INTERVAL_MS: '0',
     ...extra,
   };
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { errorFields, Log } from '../../lambda/domain';
 import { keysFromEnv, loadConfig } from '../../lambda/config/env';
 import { Gateway, realTime } from '../../lambda/app/gateway';
+import { createProber, Prober } from '../../lambda/app/prober';
 import { createRuntime, Runtime, RuntimeOptions } from '../../lambda/app/runtime';
 import { createLogger } from '../../lambda/observability/logger';
 import { moduleOf, Vendor, VENDORS } from '../../lambda/providers/registry';
@@ -29,6 +30,8 @@ export interface LocalStack {
   port: number;
   gateway: Gateway;
   runtime: Runtime;
+  /** The scheduled key probe, on a timer every PROBE_INTERVAL_MS (0 = no timer); `run()` probes now. */
+  prober: Prober;
   /** Vendors served by the sandbox because no keys were configured for them. */
   sandboxVendors: Vendor[];
   sandbox?: Sandbox;
@@ -95,6 +98,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     await flusher.flush();
     runtime.ddb.destroy();
   });
+  const prober = startProbes(runtime, config, { ...realTime, log, ...opts.deps, metrics: runtime.metrics }, closers);
 
   // No Nagle delay on answers: a streamed chunk goes out as soon as it is written.
   const server = createServer({ noDelay: true }, (req, res) => {
@@ -134,6 +138,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     port: actual,
     gateway,
     runtime,
+    prober,
     sandboxVendors,
     sandbox,
     dynamoEndpoint: env.DYNAMODB_ENDPOINT,
@@ -145,6 +150,31 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       return closing;
     },
   };
+}
+
+/**
+ * The same key probe the deployed stack runs on its EventBridge schedule, here on a timer: the
+ * first run at start, then every PROBE_INTERVAL_MS (60 s by default; 0 = off). Runs never overlap,
+ * and none is left running at close.
+ */
+function startProbes(runtime: Runtime, config: ReturnType<typeof loadConfig>, deps: Parameters<typeof createProber>[2], closers: (() => Promise<void>)[]): Prober {
+  const prober = createProber(runtime, config, deps);
+  const every = config.probes.intervalMs;
+  if (every <= 0) return prober;
+  let last: Promise<unknown> = Promise.resolve();
+  const tick = () => {
+    last = prober.run();
+  };
+  const first = setTimeout(tick, 0);
+  const timer = setInterval(tick, every);
+  first.unref();
+  timer.unref();
+  closers.push(async () => {
+    clearTimeout(first);
+    clearInterval(timer);
+    await last;
+  });
+  return prober;
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {

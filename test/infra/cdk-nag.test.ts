@@ -31,6 +31,7 @@ const EXPECTED_ACKNOWLEDGEMENTS = [
   'NanobotStack/MediaApi/Api/Default AwsSolutions-COG4',
   'NanobotStack/MediaApi/Api/DeploymentStage.prod AwsSolutions-APIG3',
   'NanobotStack/MediaFunction/Function AwsSolutions-L1',
+  'NanobotStack/ProbeSchedule/Function AwsSolutions-L1',
   'NanobotStack/ProviderKeys/Secret AwsSolutions-SMG4',
 ];
 

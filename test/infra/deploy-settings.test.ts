@@ -11,11 +11,10 @@ describe('optional deploy settings', () => {
   });
 
   it('reservedConcurrency: unset reserves nothing', () => {
-    off.template.resourceCountIs('AWS::Lambda::Function', 1);
-    off.template.hasResourceProperties('AWS::Lambda::Function', {
-      FunctionName: 'nanobot',
-      ReservedConcurrentExecutions: Match.absent(),
-    });
+    off.template.resourceCountIs('AWS::Lambda::Function', 2);
+    for (const name of ['nanobot', 'nanobot-probe']) {
+      off.template.hasResourceProperties('AWS::Lambda::Function', { FunctionName: name, ReservedConcurrentExecutions: Match.absent() });
+    }
   });
 
   it('reservedConcurrency: set reserves (and caps) that many executions for the function', () => {

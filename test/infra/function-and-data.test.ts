@@ -79,7 +79,8 @@ describe('ProviderKeys secret', () => {
 
 describe('MediaFunction', () => {
   it('runs nodejs22.x on arm64 with the chosen memory and a timeout 10 s above the integration timeout', () => {
-    s.template.resourceCountIs('AWS::Lambda::Function', 1);
+    // The API function and the key probe (same bundle, test/infra/probes.test.ts).
+    s.template.resourceCountIs('AWS::Lambda::Function', 2);
     s.template.hasResourceProperties('AWS::Lambda::Function', {
       FunctionName: 'nanobot',
       Runtime: 'nodejs22.x',
@@ -97,12 +98,15 @@ describe('MediaFunction', () => {
   });
 
   it('gets exactly the environment the handler reads', () => {
-    const [fn] = Object.values(resourcesOf(s.template, 'AWS::Lambda::Function'));
+    const fn = Object.values(resourcesOf(s.template, 'AWS::Lambda::Function')).find((f) => f.Properties.FunctionName === 'nanobot')!;
     const vars = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(vars).toEqual({
       TABLE_NAME: { Ref: logicalId(s.stack.table.table) },
       PROVIDER_KEYS_SECRET_ID: { Ref: logicalId(s.stack.providerKeys.secret) },
       REQUEST_DEADLINE_MS: '120000',
+      // Status reads the key probes' results with the schedule's period and warning level.
+      PROBE_INTERVAL_MS: '60000',
+      PROBE_QUOTA_WARN_PERCENT: '80',
       POWERTOOLS_SERVICE_NAME: 'nanobot',
       POWERTOOLS_METRICS_NAMESPACE: 'Nanobot',
       POWERTOOLS_LOG_LEVEL: 'INFO',

@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { ROTATIONS_QUERY } from '../../lib/constructs/health-dashboard';
 import { PROVIDER_IDS as PROVIDERS } from '../../lambda/providers/registry';
-import { PROVIDER_IDS, PROVIDER_METRICS } from '../../lib/names';
+import { PROVIDER_IDS, PROVIDER_METRICS, VENDORS } from '../../lib/names';
 import { DEFAULT_SETTINGS } from '../../lib/settings';
 import { resourcesOf, Synthesized, synthNanobot } from './synth';
 
@@ -92,14 +92,19 @@ describe('HealthAlarms', () => {
         'nanobot-function-errors',
         'nanobot-function-throttles',
         ...PROVIDER_IDS.map((p) => `nanobot-ttfb-p95-${p}`),
+        // The key probes' (test/infra/probes.test.ts).
+        'nanobot-key-quota-high',
+        ...VENDORS.map((v) => `nanobot-no-key-passing-probes-${v}`),
+        'nanobot-probe-runs-failing',
+        'nanobot-probe-runs-missing',
       ].sort(),
     );
-    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 18);
+    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 18 + 7);
   });
 
-  it('every alarm: missing data is not breaching, ALARM and OK notify the topic', () => {
+  it('every alarm: missing data is not breaching (but for the probe heartbeat), ALARM and OK notify the topic', () => {
     const topicId = Object.keys(resourcesOf(s.template, 'AWS::SNS::Topic'))[0];
-    for (const a of alarms().values()) {
+    for (const a of [...alarms().values()].filter((x) => x.AlarmName !== 'nanobot-probe-runs-missing')) {
       expect({ name: a.AlarmName, missing: a.TreatMissingData }).toEqual({ name: a.AlarmName, missing: 'notBreaching' });
       expect(a.AlarmActions).toEqual([{ Ref: topicId }]);
       expect(a.OKActions).toEqual([{ Ref: topicId }]);

@@ -102,6 +102,9 @@ export class Harness {
         FAL_BASE_URL: sb.urls.fal,
         FAL_QUEUE_BASE_URL: sb.urls.falQueue,
         KLING_BASE_URL: sb.urls.kling,
+        FAL_PLATFORM_BASE_URL: sb.urls.falPlatform,
+        // No probe timer unless a test asks for one: probe calls would change the sandbox's call counts.
+        PROBE_INTERVAL_MS: '0',
         ...(this.opts.fastBackoff ? { BACKOFF_BASE_MS: '20', BACKOFF_CAP_MS: '200' } : {}),
         ...env,
       },

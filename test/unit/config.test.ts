@@ -44,8 +44,10 @@ describe('loadConfig', () => {
       elevenlabs: 'https://api.elevenlabs.io',
       fal: 'https://fal.run',
       falQueue: 'https://queue.fal.run',
+      falPlatform: 'https://api.fal.ai/v1',
       kling: 'https://api-singapore.klingai.com',
     });
+    expect(c.probes).toEqual({ intervalMs: 60_000, timeoutMs: 5_000, runBudgetMs: 20_000, quotaWarnPercent: 80 });
     expect(c.tableName).toBe('nanobot-config');
     expect(c.dynamodbEndpoint).toBeUndefined();
     expect(c.keys).toEqual({ openai: [], elevenlabs: [], fal: [], kling: [] });
@@ -59,11 +61,19 @@ describe('loadConfig', () => {
     expect(c.rotation.maxWaitMs).toBe(250);
   });
 
+  test('probe settings: FAL_PLATFORM_BASE_URL, PROBE_INTERVAL_MS=0 turns the local timer off', () => {
+    const c = loadConfig({ FAL_PLATFORM_BASE_URL: 'http://127.0.0.1:9/fal-api/v1/', PROBE_INTERVAL_MS: '0', PROBE_TIMEOUT_MS: '800', PROBE_RUN_BUDGET_MS: '5000', PROBE_QUOTA_WARN_PERCENT: '90' });
+    expect(c.baseUrls.falPlatform).toBe('http://127.0.0.1:9/fal-api/v1');
+    expect(c.probes).toEqual({ intervalMs: 0, timeoutMs: 800, runBudgetMs: 5_000, quotaWarnPercent: 90 });
+  });
+
   test.each([
     [{ OPENAI_BASE_URL: 'not a url' }, 'OPENAI_BASE_URL is not a URL'],
     [{ KLING_BASE_URL: 'ftp://x' }, 'KLING_BASE_URL must be an http(s) URL'],
     [{ MAX_ATTEMPTS: '0' }, 'MAX_ATTEMPTS must be an integer ≥ 1'],
     [{ REQUEST_DEADLINE_MS: 'ten' }, 'REQUEST_DEADLINE_MS must be an integer'],
+    [{ FAL_PLATFORM_BASE_URL: 'api.fal.ai' }, 'FAL_PLATFORM_BASE_URL is not a URL'],
+    [{ PROBE_RUN_BUDGET_MS: '10' }, 'PROBE_RUN_BUDGET_MS must be an integer ≥ 1000'],
   ])('%j is refused', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });

@@ -1,5 +1,6 @@
 import { defineVendor } from '../types';
 import { classifyElevenLabs } from './classify';
+import { elevenlabsProbe } from './probe';
 import { elevenlabsTts } from './speech';
 
 /** ElevenLabs: one key pool (`xi-api-key`) for speech. */
@@ -8,5 +9,6 @@ export const elevenlabs = defineVendor({
   keys: { plural: 'ELEVENLABS_API_KEYS', singular: 'ELEVENLABS_API_KEY' },
   baseUrls: { elevenlabs: { variable: 'ELEVENLABS_BASE_URL', default: 'https://api.elevenlabs.io', sandbox: 'elevenlabs' } },
   classify: classifyElevenLabs,
+  probe: (urls) => elevenlabsProbe(urls.elevenlabs),
   providers: [elevenlabsTts],
 });
