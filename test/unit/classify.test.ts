@@ -1,4 +1,5 @@
-import type { Classification, UpstreamAnswer } from '../../lambda/domain';
+import type { Classification, Classifier, UpstreamAnswer } from '../../lambda/domain';
+import { knownCode } from '../../lambda/providers/http/json';
 import { classifyOpenAI } from '../../lambda/providers/openai/classify';
 import { classifyElevenLabs } from '../../lambda/providers/elevenlabs/classify';
 import { classifyFal } from '../../lambda/providers/fal/classify';
@@ -38,7 +39,9 @@ describe('OpenAI (docs/providers.md §1, §5)', () => {
     ['502 / 504', 504, {}, '', { outcome: 'overloaded' }],
     ['400 input too long', 400, {}, oaiErr('string_above_max_length', 'invalid_request_error'), { outcome: 'bad_request', code: 'string_above_max_length' }],
     ['404 unknown model', 404, {}, oaiErr('model_not_found', 'invalid_request_error'), { outcome: 'bad_request', code: 'model_not_found' }],
-    ['free text never becomes a code', 400, {}, oaiErr('has spaces: sk-abc', 'invalid request'), { outcome: 'bad_request', code: undefined }],
+    ['free text never becomes a code', 400, {}, oaiErr('has spaces: sk-abc', 'invalid request'), { outcome: 'bad_request', code: 'upstream_error' }],
+    ['no code at all stays no code', 400, {}, oaiErr(null, ''), { outcome: 'bad_request', code: undefined }],
+    ['an unknown code with a known type: the type', 400, {}, oaiErr('sk-proj-LEAKq7vLmZ2xTr9KpW4s', 'invalid_request_error'), { outcome: 'bad_request', code: 'invalid_request_error' }],
   ]);
 });
 
@@ -107,4 +110,46 @@ describe('Kling (docs/providers.md §4, §5)', () => {
     ['429 without a body', 429, {}, '', { outcome: 'rate_limited' }],
     ['502 without a body', 502, {}, '', { outcome: 'overloaded' }],
   ]);
+});
+
+/**
+ * Keys look like identifiers (`sk-…`, `sk_…`, `AK…`, fal's `uuid:hex` halves): a provider — or
+ * anything on the path — that puts one in a code field must not have it passed on. Only codes a
+ * vendor's classifier declares it knows reach clients and logs; any other is `upstream_error`.
+ */
+describe('a key in a provider-controlled code field never becomes the code', () => {
+  const CANARIES = {
+    openaiProject: 'sk-proj-Q7vLmZ2xTr9KpW4sNc8HbJ3yFg6DaE1uVo5iRt0MkXqP',
+    openaiLegacy: 'sk-Zr4TbQ9wLx2NcV7mKp3JhS8dFy6GaU1eWo5iPt0RkMnBvC',
+    elevenlabs: 'sk_3fa9c2e7b1d84f60a5c9e2b7d1f48a3c6e9b2d7f1a4c8e5b',
+    falId: '5b7e2c1a-9d3f-7a4b-8c6d-2e9f1a3b5c7d',
+    falSecret: 'e4c9a2f7b1d6e3a8c5f2b9d4e7a1c6f3',
+    klingAccess: 'AKLEAKZ4Qm8TvN2pRx7WcY5hJd3Fs9Gb',
+    klingSecret: 'KsEc4Rt7Yu1Io9Pa3Sd6Fg2Hj8Kl5Zx0Cv',
+  };
+  const keyLike = Object.values(CANARIES);
+  const answers: [string, Classifier, (k: string) => { body: unknown; headers?: Record<string, string> }][] = [
+    ['OpenAI error.code', classifyOpenAI, (k) => ({ body: oaiErr(k, 'x y') })],
+    ['OpenAI error.type', classifyOpenAI, (k) => ({ body: { error: { message: k, type: k, param: k, code: null } } })],
+    ['ElevenLabs detail.status', classifyElevenLabs, (k) => ({ body: { detail: { status: k, message: k } } })],
+    ['ElevenLabs detail.code', classifyElevenLabs, (k) => ({ body: { detail: { code: k, message: k } } })],
+    ['fal error_type', classifyFal, (k) => ({ body: { detail: k, error_type: k } })],
+    ['fal X-Fal-Error-Type', classifyFal, (k) => ({ body: { detail: k }, headers: { 'x-fal-error-type': k } })],
+    ['Kling code (a string)', classifyKling, (k) => ({ body: { code: k, message: k, request_id: k } })],
+  ];
+  const cases = answers.flatMap(([field, classify, make]) => [400, 401, 403, 404, 422, 429, 500, 503].flatMap((status) => keyLike.map((k) => [field, status, classify, make(k), k] as const)));
+  test.each(cases)('%s at %i', (_field, status, classify, answer, key) => {
+    const c = classify({ status, headers: answer.headers ?? {}, body: answer.body }, NOW);
+    expect(JSON.stringify(c)).not.toContain(key.slice(0, 6));
+    if (c.code !== undefined) expect(c.code).toMatch(/^(upstream_error|[a-z_+]+|kling_\d+)$/);
+  });
+
+  test('knownCode: the first known candidate; upstream_error for anything else sent; undefined for nothing', () => {
+    const known = new Set(['rate_limit_exceeded', 'requests']);
+    expect(knownCode(known, 'rate_limit_exceeded', 'requests')).toBe('rate_limit_exceeded');
+    expect(knownCode(known, CANARIES.openaiLegacy, 'requests')).toBe('requests');
+    expect(knownCode(known, CANARIES.openaiLegacy, null)).toBe('upstream_error');
+    expect(knownCode(known, 42)).toBe('upstream_error');
+    expect(knownCode(known, null, undefined, '')).toBeUndefined();
+  });
 });

@@ -1,6 +1,13 @@
 import type { Classification, UpstreamAnswer } from '../../domain';
-import { obj, safeCode } from '../http/json';
+import { knownCode, obj } from '../http/json';
 import { retryAfterMsFrom } from '../http/retry-hints';
+
+/** Every `detail.status` / `detail.code` ElevenLabs is known to send (docs/providers.md §2, §6); any other becomes `upstream_error`. */
+export const ELEVENLABS_CODES: ReadonlySet<string> = new Set([
+  'quota_exceeded', 'invalid_api_key', 'needs_authorization', 'missing_permissions', 'voice_not_found', 'model_not_found',
+  'max_character_limit_exceeded', 'only_for_creator+', 'subscription_required', 'too_many_concurrent_requests', 'system_busy',
+  'invalid_request', 'internal_server_error',
+]);
 
 /**
  * ElevenLabs: both 401 and 429 are ambiguous. 401 `quota_exceeded` is an exhausted account (not a
@@ -9,7 +16,7 @@ import { retryAfterMsFrom } from '../http/retry-hints';
  */
 export function classifyElevenLabs(a: UpstreamAnswer, now: number): Classification {
   const detail = obj(obj(a.body)?.detail);
-  const code = safeCode(detail?.status) ?? safeCode(detail?.code);
+  const code = knownCode(ELEVENLABS_CODES, detail?.status, detail?.code);
   const { status } = a;
   if (status >= 200 && status < 300) return { outcome: 'ok' };
   if (status === 401) {

@@ -1,6 +1,13 @@
 import type { Classification, UpstreamAnswer } from '../../domain';
-import { obj, safeCode } from '../http/json';
+import { knownCode, obj } from '../http/json';
 import { retryAfterMsFrom } from '../http/retry-hints';
+
+/** fal's `error_type` / `X-Fal-Error-Type` values (docs/providers.md §3); any other becomes `upstream_error`. */
+export const FAL_CODES: ReadonlySet<string> = new Set([
+  'request_timeout', 'startup_timeout', 'runner_scheduling_failure', 'runner_connection_timeout', 'runner_disconnected',
+  'runner_connection_refused', 'runner_connection_error', 'runner_incomplete_response', 'runner_server_error',
+  'internal_error', 'client_disconnected', 'client_cancelled', 'bad_request',
+]);
 
 /**
  * fal.ai: 403 "User is locked. Reason: Exhausted balance" / "Admin lock" is the account, not a
@@ -11,7 +18,7 @@ import { retryAfterMsFrom } from '../http/retry-hints';
 export function classifyFal(a: UpstreamAnswer, now: number): Classification {
   const body = obj(a.body);
   const detail = body?.detail;
-  const code = safeCode(body?.error_type) ?? safeCode(a.headers['x-fal-error-type']);
+  const code = knownCode(FAL_CODES, body?.error_type, a.headers['x-fal-error-type']);
   const { status } = a;
   if (status >= 200 && status < 300) return { outcome: 'ok' };
   if (status === 401) return { outcome: 'invalid_key', code: 'invalid_key' };

@@ -1,6 +1,6 @@
 import type { Classification, UpstreamAnswer } from '../../domain';
 import { retryAfterMsFrom } from '../http/retry-hints';
-import { obj } from '../http/json';
+import { knownCode, obj } from '../http/json';
 
 /** Kling business codes (docs/providers.md) by what they mean for the key. */
 const KLING_AUTH_INVALID = new Set([1000, 1001, 1002]);
@@ -9,6 +9,13 @@ const KLING_QUOTA = new Set([1100, 1101, 1102]);
 const KLING_RATE = new Set([1302, 1303]);
 const KLING_PERMISSION = new Set([1103, 1304]);
 const KLING_OVERLOAD = new Set([5000, 5001, 5002]);
+/** Kling's other documented codes (invalid parameters, policy, not found). */
+const KLING_REQUEST = [1200, 1201, 1202, 1203, 1300, 1301];
+
+/** Every business code of Kling's table (docs/providers.md §4), as `kling_<code>`; any other becomes `upstream_error`. */
+export const KLING_CODES: ReadonlySet<string> = new Set(
+  [KLING_AUTH_INVALID, KLING_TOKEN_CLOCK, KLING_QUOTA, KLING_RATE, KLING_PERMISSION, KLING_OVERLOAD, KLING_REQUEST].flatMap((s) => [...s]).map((c) => `kling_${c}`),
+);
 
 /**
  * Kling answers with an HTTP status and a business `code`; the code decides. A token that is not
@@ -19,7 +26,7 @@ const KLING_OVERLOAD = new Set([5000, 5001, 5002]);
 export function classifyKling(a: UpstreamAnswer, now: number): Classification {
   const rawCode = obj(a.body)?.code;
   const code = typeof rawCode === 'number' ? rawCode : Number.NaN;
-  const tag = Number.isFinite(code) ? `kling_${code}` : undefined;
+  const tag = knownCode(KLING_CODES, Number.isFinite(code) ? `kling_${code}` : rawCode);
   const { status } = a;
   if (status >= 200 && status < 300 && (code === 0 || Number.isNaN(code))) return { outcome: 'ok' };
   if (KLING_TOKEN_CLOCK.has(code)) return { outcome: 'overloaded', code: tag };

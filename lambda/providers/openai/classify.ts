@@ -1,5 +1,5 @@
 import type { Classification, UpstreamAnswer } from '../../domain';
-import { obj, safeCode } from '../http/json';
+import { knownCode, obj } from '../http/json';
 import { parseGoDuration, retryAfterMsFrom } from '../http/retry-hints';
 
 /** Newer quota bodies keep `type: insufficient_quota` but vary `code` (docs/providers.md; partly unconfirmed by OpenAI). */
@@ -15,12 +15,26 @@ const QUOTA_CODES = new Set([
 const OVERLOAD_CODES = new Set(['server_is_overloaded', 'slow_down', 'engine_overloaded']);
 
 /**
+ * Every `error.code` / `error.type` OpenAI is known to send (docs/providers.md §1, §6): the only
+ * ones passed on to clients and logs; any other becomes `upstream_error`.
+ */
+export const OPENAI_CODES: ReadonlySet<string> = new Set([
+  ...QUOTA_CODES,
+  ...OVERLOAD_CODES,
+  'invalid_api_key', 'rate_limit_exceeded', 'model_not_found', 'missing_scope', 'content_policy_violation',
+  'string_above_max_length', 'invalid_value', 'invalid_type', 'decimal_above_max_value', 'decimal_below_min_value',
+  'missing_required_parameter', 'unknown_parameter', 'unsupported_parameter', 'unsupported_value',
+  // types
+  'invalid_request_error', 'server_error', 'requests', 'tokens',
+]);
+
+/**
  * OpenAI: 429 is ambiguous — `rate_limit_exceeded` cools the key, `insufficient_quota` disables it
  * (LiteLLM conflates them). Any 401 means the key is unusable.
  */
 export function classifyOpenAI(a: UpstreamAnswer, now: number): Classification {
   const err = obj(obj(a.body)?.error);
-  const code = safeCode(err?.code) ?? safeCode(err?.type);
+  const code = knownCode(OPENAI_CODES, err?.code, err?.type);
   const { status } = a;
   if (status >= 200 && status < 300) {
     // OpenAI reports the request budget on every answer: spent now means the next call would 429.
