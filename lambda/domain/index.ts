@@ -1,6 +1,6 @@
 /**
  * The bottom layer: ids, media types, outcomes and failures, jobs, errors, and the ports (`Clock`,
- * `Log`, `Transport`, `Telemetry`, `Operation`, `JobAdapter`) the layers above implement or use.
+ * `Log`, `Transport`, `Telemetry`, `Operation`, `JobAdapter`, `Redactor`) the layers above implement or use.
  * It imports nothing else from `lambda/` (the lint enforces it).
  */
 export * from './ids';
@@ -11,3 +11,4 @@ export * from './media';
 export * from './jobs';
 export * from './log-throttle';
 export * from './time';
+export * from './redact';

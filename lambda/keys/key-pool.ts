@@ -119,6 +119,11 @@ export class KeyPool {
     return best === undefined ? undefined : Math.max(0, best);
   }
 
+  /** The raw keys, in order (the redactor's input). */
+  secrets(): string[] {
+    return this.slots.map((s) => s.lease.secret());
+  }
+
   /** Whether this pool holds exactly these keys, in this order. */
   holds(secrets: readonly string[]): boolean {
     return secrets.length === this.slots.length && secrets.every((s, i) => this.slots[i].lease.secret() === s);

@@ -10,11 +10,12 @@ import { overheadScenario } from './overhead';
 import { stormScenario } from './storm';
 import { coldstartScenario } from './coldstart';
 import { fleetScenario } from './fleet';
+import { redactScenario } from './redact';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
-const SCENARIOS: Scenario[] = [poolScenario, healthScenario, overheadScenario, stormScenario, coldstartScenario, fleetScenario];
+const SCENARIOS: Scenario[] = [poolScenario, healthScenario, overheadScenario, stormScenario, coldstartScenario, fleetScenario, redactScenario];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
