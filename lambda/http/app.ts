@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { RouteContract, routePattern } from '../contracts';
 import { errorFields, InvalidRequest, Log } from '../domain';
-import { HttpError, invalid } from './errors';
+import { HttpError, invalid, redactErrorAnswer } from './errors';
 
 /** The part of the Lambda context the app uses; the local server supplies its own. */
 export interface InvocationContext {
@@ -76,6 +76,7 @@ export function createApp(served: Route[], ctx: HttpContext): ProxyHandler {
         res = errorResult(new HttpError(500, 'api_error', 'internal_error', 'Internal error.'), requestId);
       }
     }
+    res = redactErrorAnswer(res);
     res.headers = { ...res.headers, 'x-request-id': requestId };
     return res;
   };
