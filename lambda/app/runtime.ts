@@ -67,7 +67,7 @@ export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runt
     ? new SharedKeyState(ddb, config.tableName, pools, log, clock, { ...DEFAULT_SHARING_POLICY, refreshIntervalMs: sharing.refreshIntervalMs, waitBudgetMs: sharing.waitBudgetMs })
     : undefined;
   const gateway = new Gateway(config, pools, { ...opts, log, transport, telemetry, keyState, redactor });
-  const about = (p: string) => ({ keys: gateway.poolOf(p as ProviderId).counts(), p95ObjectiveMs: providerById(p as ProviderId).p95ObjectiveMs });
+  const about = (p: string) => ({ keys: gateway.poolOf(p as ProviderId).counts(p), p95ObjectiveMs: providerById(p as ProviderId).p95ObjectiveMs });
   const flusher = new HealthFlusher(recorder, store, about, log, clock, { ...DEFAULT_FLUSH_POLICY, ...opts.flushPolicy });
   const jobs = new JobService(new JobStore(ddb, config.tableName), config.jobs, {
     runner: gateway,

@@ -31,7 +31,8 @@ export function healthRoute(store: HealthStore, flusher: HealthFlusher, poolOf: 
             window = undefined;
           }
           if (!window) storeOk = false;
-          const keys = poolOf(p).counts();
+          // As this provider sees its vendor's keys: one kept out of it counts as disabled here.
+          const keys = poolOf(p).counts(p);
           const w = window ?? emptyCounters();
           const s = statusOf(p95ObjectiveMs, w, keys);
           return [p, {

@@ -11,7 +11,7 @@ export const FAL_CODES: ReadonlySet<string> = new Set([
 
 /**
  * fal.ai: 403 "User is locked. Reason: Exhausted balance" / "Admin lock" is the account, not a
- * request problem: disable. 429 on the sync path is the account's concurrency: rotate. Runner and
+ * request problem: disable. Any other 403 is this key refused this app: keep it out of it. 429 on the sync path is the account's concurrency: rotate. Runner and
  * timeout errors (`error_type`) are the platform's: back off — except a 504 caused by the caller's
  * own `x-fal-request-timeout`.
  */
@@ -26,7 +26,8 @@ export function classifyFal(a: UpstreamAnswer, now: number): Classification {
     if (typeof detail === 'string' && /exhausted balance|user is locked|admin lock/i.test(detail)) {
       return { outcome: 'quota_exhausted', code: 'account_locked' };
     }
-    return { outcome: 'bad_request', code: code ?? 'forbidden' };
+    // Not the account: this key may not use this app (fal's per-key model access controls).
+    return { outcome: 'key_forbidden', code: code ?? 'forbidden' };
   }
   if (status === 429) return { outcome: 'rate_limited', code: 'concurrency_limit', retryAfterMs: retryAfterMsFrom(a.headers, now) };
   if (status === 504 && a.headers['x-fal-request-timeout-type'] === 'user') return { outcome: 'bad_request', code: 'request_timeout' };
