@@ -49,15 +49,19 @@ export class KeyPool {
   pick(provider = ANY): Pick {
     const now = this.clock();
     this.releaseExpired(now);
+    const queue = this.queueOf(provider);
     // Each live entry is looked at once at most: stale ones are dropped, blocked probes re-queued.
-    const slot = this.queueOf(provider).next((s, gen) => {
-      if (gen !== s.gen || s.state !== 'usable' || s.forbidden.has(provider)) return 'drop';
-      return s.probe && s.probeOutUntil > now ? 'skip' : 'take';
-    });
-    if (slot) {
+    for (let left = queue.length; left > 0; left--) {
+      const entry = queue.shift();
+      const slot = entry.item;
+      if (entry.gen !== slot.gen || slot.state !== 'usable' || slot.forbidden?.has(provider)) continue;
+      queue.requeue(entry);
+      if (slot.probe && slot.probeOutUntil > now) continue;
       if (slot.probe) slot.probeOutUntil = now + PROBE_TIMEOUT_MS;
+      queue.compact();
       return { kind: 'key', lease: slot.lease };
     }
+    queue.compact();
     const waitMs = waitFor(this.slots, provider, now);
     return waitMs === undefined ? { kind: 'none' } : { kind: 'wait', waitMs };
   }
