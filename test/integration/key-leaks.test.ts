@@ -38,6 +38,8 @@ const ROUTES: { vendor: Vendor; path: string; body: unknown }[] = [
 const ENV = { MAX_ATTEMPTS: '2', KEY_DISABLE_MS: '1', COOLDOWN_DEFAULT_MS: '1', JOB_POLL_MIN_INTERVAL_MS: '0' };
 const h = new Harness({ quiet: true, fill: 'sandbox', fastBackoff: true });
 const statuses: number[] = [];
+/** Provider calls answered by an echo (the sandbox's count, before each reset). */
+let echoed = 0;
 
 beforeAll(() => h.start());
 afterAll(() => h.stop());
@@ -56,6 +58,7 @@ describe.each(STATUSES)('echo at status %i', (status) => {
       const res = await h.send(`${stack.url}${path}`, route.body);
       statuses.push(res.status);
       expect(res.status).toBeGreaterThanOrEqual(400);
+      echoed += h.sandbox.calls({ vendor });
       h.sandbox.reset(); // an echo left unused (the key was taken out) must not answer the next route
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -82,6 +85,8 @@ test('no 6-character fragment of any key in any response, header, log line or Dy
   // Every status class was answered, and the echoes were really sent.
   expect(new Set(statuses)).toEqual(new Set([400, 429, 502, 503]));
   expect(statuses).toHaveLength(STATUSES.length * ROUTES.length * TEXTS.length);
+  expect(echoed).toBeGreaterThanOrEqual(statuses.length);
+  process.stdout.write(`[figure] key-leaks: ${statuses.length} requests, ${echoed} echoed provider answers, ${TEXTS.length * 2} echoed job polls\n`);
   const logs = h.output.join('');
   expect(logs).toContain('"message":"provider error, backing off"');
   expect(logs).toContain('"message":"job poll answered an error; serving the stored state"');
