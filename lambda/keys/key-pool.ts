@@ -34,7 +34,7 @@ export class KeyPool {
   ) {
     this.slots = secrets.map((secret, i) => {
       const lease = new KeyLease(vendor, `${vendor}#${i + 1}`, fingerprintOf(secret), secret);
-      const slot: Slot = { lease, state: 'usable', until: 0, strikes: 0, disables: 0, gen: 0, probe: false, probeOutUntil: 0, forbidden: new Map(), forbids: new Map() };
+      const slot: Slot = { lease, state: 'usable', until: 0, strikes: 0, disables: 0, gen: 0, probe: false, probeOutUntil: 0 };
       this.byId.set(lease.id, slot);
       this.byFingerprint.set(lease.fingerprint, slot);
       return slot;
@@ -101,9 +101,9 @@ export class KeyPool {
       if (!target) continue;
       target.strikes = old.strikes;
       target.disables = old.disables;
-      target.forbids = new Map(old.forbids);
+      if (old.forbids) target.forbids = new Map(old.forbids);
       if (old.state !== 'usable' && old.reason) next.applyExternal(target.lease.id, old.state, old.until, old.reason);
-      for (const [provider, ex] of old.forbidden) next.forbid(target, provider, { ...ex });
+      for (const [provider, ex] of old.forbidden ?? []) next.forbid(target, provider, { ...ex });
     }
     return next;
   }
@@ -124,7 +124,7 @@ export class KeyPool {
     if (!slot) return;
     slot.strikes = 0;
     slot.disables = 0;
-    slot.forbids.delete(provider);
+    slot.forbids?.delete(provider);
     slot.probe = false;
     slot.probeOutUntil = 0;
   }
@@ -188,30 +188,31 @@ export class KeyPool {
     if (!slot) return { forMs: 0, everyKey: false };
     const now = this.clock();
     this.releaseExpired(now);
-    const current = slot.forbidden.get(provider);
+    const current = slot.forbidden?.get(provider);
     if (current) return { forMs: current.until - now, everyKey: false }; // another request said it first
+    slot.forbids ??= new Map();
     const n = (slot.forbids.get(provider) ?? 0) + 1;
     slot.forbids.set(provider, n);
     const forMs = disableFor(n, this.policy);
     this.forbid(slot, provider, { until: now + forMs, signature });
     const answering = this.slots.filter((s) => s.state !== 'disabled');
-    if (!answering.every((s) => s.forbidden.get(provider)?.signature === signature)) return { forMs, everyKey: false };
+    if (!answering.every((s) => s.forbidden?.get(provider)?.signature === signature)) return { forMs, everyKey: false };
     for (const s of answering) {
-      s.forbids.delete(provider);
+      s.forbids?.delete(provider);
       this.unforbid(s, provider);
     }
     return { forMs: 0, everyKey: true };
   }
 
   private forbid(slot: Slot, provider: string, ex: Forbidden): void {
-    slot.forbidden.set(provider, ex);
+    (slot.forbidden ??= new Map()).set(provider, ex);
     // The provider's queue drops the key's entry when it reaches the head; other queues keep theirs.
     this.timers.push({ at: ex.until, slot, scope: provider, ex });
   }
 
   /** Back for `provider`: a fresh entry in every queue (older ones turn stale), and its pending timer again. */
   private unforbid(slot: Slot, provider: string): void {
-    slot.forbidden.delete(provider);
+    slot.forbidden?.delete(provider);
     slot.gen += 1;
     if (slot.state === 'usable') this.enqueue(slot);
     else this.timers.push({ at: slot.until, slot, gen: slot.gen });
@@ -248,7 +249,7 @@ export class KeyPool {
     let disabled = this.disabled;
     if (provider !== ANY) {
       for (const s of this.slots) {
-        if (!s.forbidden.has(provider) || s.state === 'disabled') continue;
+        if (!s.forbidden?.has(provider) || s.state === 'disabled') continue;
         disabled += 1;
         if (s.state === 'cooling') cooling -= 1;
       }
@@ -264,7 +265,7 @@ export class KeyPool {
       fingerprint: s.lease.fingerprint,
       state: s.state,
       ...(s.state === 'usable' ? {} : { until: s.until, reason: s.reason }),
-      ...(s.forbidden.size ? { forbidden: Object.fromEntries([...s.forbidden].map(([p, ex]) => [p, ex.until])) } : {}),
+      ...(s.forbidden?.size ? { forbidden: Object.fromEntries([...s.forbidden].map(([p, ex]) => [p, ex.until])) } : {}),
     }));
   }
 
@@ -306,7 +307,7 @@ export class KeyPool {
   }
 
   private stale(t: Timer): boolean {
-    return t.scope === undefined ? t.gen !== t.slot.gen : t.slot.forbidden.get(t.scope) !== t.ex;
+    return t.scope === undefined ? t.gen !== t.slot.gen : t.slot.forbidden?.get(t.scope) !== t.ex;
   }
 
   private count(state: KeyState, d: number): void {

@@ -22,10 +22,13 @@ export interface Slot {
   probe: boolean;
   /** While a probe call is out (epoch ms; a safety timeout if its answer is never reported). */
   probeOutUntil: number;
-  /** Providers this key is kept out of, and until when (it answered them 403, a missing scope, no model access). */
-  forbidden: Map<string, Forbidden>;
+  /**
+   * Providers this key is kept out of, and until when (it answered them 403, a missing scope, no
+   * model access). Created on first use: a pick over keys never refused touches no map.
+   */
+  forbidden?: Map<string, Forbidden>;
   /** Consecutive exclusions per provider (grows the interval; cleared when the key serves that provider). */
-  forbids: Map<string, number>;
+  forbids?: Map<string, number>;
 }
 
 /** A timer: a vendor-level state ending (valid while the slot's generation is `gen`), or an exclusion ending. */
@@ -46,7 +49,7 @@ export function waitFor(slots: readonly Slot[], provider: string, now: number): 
   let someCooling = false;
   let probe = Number.POSITIVE_INFINITY;
   for (const s of slots) {
-    const ex = s.forbidden.get(provider);
+    const ex = s.forbidden?.get(provider);
     if (s.state === 'usable' && !ex) {
       if (s.probe && s.probeOutUntil > now) probe = Math.min(probe, PROBE_POLL_MS, s.probeOutUntil - now);
       continue;
@@ -62,7 +65,7 @@ export function waitFor(slots: readonly Slot[], provider: string, now: number): 
 export function nextUsableIn(slots: readonly Slot[], provider: string, now: number): number | undefined {
   let best: number | undefined;
   for (const s of slots) {
-    if (s.forbidden.has(provider)) continue;
+    if (s.forbidden?.has(provider)) continue;
     const at = s.state === 'usable' ? (s.probe && s.probeOutUntil > now ? Math.min(PROBE_POLL_MS, s.probeOutUntil - now) : 0) : s.state === 'cooling' ? s.until - now : undefined;
     if (at !== undefined) best = best === undefined ? at : Math.min(best, at);
   }
