@@ -52,6 +52,8 @@ export const redactScenario: Scenario = {
     const rows: (string | number)[][] = [];
     const n = 200_000;
     let at30 = 0; // 30 keys per vendor: 120 in all
+    let naiveAt30 = 0;
+    const per: number[] = [];
     for (const perVendor of [3, 30, 300]) {
       const all = keys(perVendor);
       const r = new KeyRedactor(new KeyPools(all, () => 0));
@@ -72,12 +74,13 @@ export const redactScenario: Scenario = {
       const serialise = perCall(n, (i) => JSON.stringify({ level: 'INFO', message: line(i)[0], timestamp: '2026-11-26T05:38:24.742Z', service: 'nanobot', ...line(i)[1] }));
       const text = `Generation failed: ${'the prompt did not pass review; '.repeat(15)}`.slice(0, 500);
       const long = perCall(n / 4, () => r.redact(text));
-      if (perVendor === 30) at30 = scrub;
+      per.push(scrub);
+      if (perVendor === 30) [at30, naiveAt30] = [scrub, naive];
       rows.push([4 * perVendor, windows.size, fmt(scrub / 1000, 2), fmt(shapes / 1000, 2), fmt(naive / 1000, 2), fmt(serialise / 1000, 2), fmt(long / 1000, 2)]);
     }
     return {
       table: mdTable(['keys', '6-char windows', 'µs/line: scrubber (shapes + fragments)', 'µs/line: shapes only', 'µs/line: naive Set scan (fragments only)', 'µs/line: JSON.stringify of the line (reference)', 'µs per 500-char provider message'], rows),
-      summary: `${fmt(at30 / 1000, 2)} µs per log line at 120 keys (aim ≤ 5 µs, about what Powertools spends formatting a line: ${at30 <= 5_000 ? 'met' : 'MISSED'}); flat from 12 to 1200 keys (one bit-table read per character, a set lookup only on a hit).`,
+      summary: `${fmt(at30 / 1000, 2)} µs per log line at 120 keys (aim ≤ 5 µs: ${at30 <= 5_000 ? 'met' : 'MISSED'}); ${fmt(per[2] / per[0], 2)}× from 12 to 1200 keys (one bit-table read per character, a set lookup only on a hit); the naive scan costs ${fmt(naiveAt30 / at30, 1)}× as much at 120 keys.`,
       notes: 'Method: one process; each figure is the mean over 200 k calls (50 k for the 500-character message) after a warm-up, cycling through three typical lines (a rotation, a backoff, a job poll error: message and fields, as `redactingLog` passes them). Random keys in each vendor\'s shape.',
     };
   },
