@@ -17,7 +17,9 @@ const CANARY: Record<Vendor, string[]> = {
   fal: ['5b7e2c1a-9d3f-7a4b-8c6d-2e9f1a3b5c7d:e4c9a2f7b1d6e3a8c5f2b9d4e7a1c6f3'],
   kling: ['AKLEAKZ4Qm8TvN2pRx7WcY5hJd3Fs9Gb:KsEc4Rt7Yu1Io9Pa3Sd6Fg2Hj8Kl5Zx0Cv'],
 };
-const ALL_KEYS = Object.values(CANARY).flat();
+/** Not configured at start: brought in by a secret update (`KeyPools.update`) while the gateway runs. */
+const UPDATED = 'AKNEWQ7Lm2Xr9Tp4Wc8Hb3Yf6Dg1Ue5Vo:SKnw8Hq3Zt6Xc1Vb4Mf7Lg2Jr9Sy5PaUeQ';
+const ALL_KEYS = [...Object.values(CANARY).flat(), UPDATED];
 const WINDOW = 6;
 const windows = ALL_KEYS.flatMap((k) => Array.from({ length: k.length - WINDOW + 1 }, (_, i) => k.slice(i, i + WINDOW)));
 
@@ -77,6 +79,25 @@ test('job polls: fal status answers and Kling task failures echoing every text',
     const polled = await h.send(`${stack.url}/v1/videos/${JSON.parse(video.text).id}`, undefined, { method: 'GET' });
     expect(JSON.parse(polled.text)).toMatchObject({ status: 'failed', error: { code: 'generation_failed' } });
     expect((await h.send(`${stack.url}/v1/audio/generations/${JSON.parse(audio.text).id}`, undefined, { method: 'GET' })).status).toBe(200);
+    h.sandbox.reset();
+  }
+});
+
+test('a key brought in by a secret update is scrubbed as soon as it is in the pool', async () => {
+  const stack = await h.stack({ ...CANARY }, ENV);
+  // The gateway has already scrubbed lines (so built its view of the keys) when the update comes.
+  h.sandbox.injectFaults('kling', [{ kind: 'echo', text: '{key}', times: 2 }]);
+  expect((await h.send(`${stack.url}/v1/videos`, { model: 'kling-v1', prompt: 'before' })).status).toBe(502);
+  h.sandbox.reset();
+  h.sandbox.addKlingKey(UPDATED);
+  expect(stack.runtime.pools.update({ kling: [UPDATED] })).toEqual(['kling']);
+  // The short head (8 characters) in a failed task's reason: only the fragment scrubber can catch it.
+  for (const text of ['{key_head} has no access', ...TEXTS]) {
+    const video = await h.send(`${stack.url}/v1/videos`, { model: 'kling-v1', prompt: 'a paper boat' });
+    expect(video.status).toBe(200);
+    h.sandbox.injectFaults('kling', [{ kind: 'echo', text }]);
+    const polled = await h.send(`${stack.url}/v1/videos/${JSON.parse(video.text).id}`, undefined, { method: 'GET' });
+    expect(JSON.parse(polled.text)).toMatchObject({ status: 'failed' });
     h.sandbox.reset();
   }
 });
