@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FAILURE_STATUS, ImageRequest, Log, MediaStream, Operation, RotationResult, SpeechRequest, Telemetry, Transport } from '../domain';
+import { FAILURE_STATUS, ImageRequest, Log, MediaStream, Operation, Redactor, RotationResult, SpeechRequest, Telemetry, Transport } from '../domain';
 import type { GatewayConfig } from '../config/env';
 import type { KeyPool } from '../keys/key-pool';
 import type { KeyPools } from '../keys/pools';
@@ -21,6 +21,8 @@ export interface GatewayDeps {
   telemetry?: Telemetry;
   /** Fleet-wide key state (optional): refreshes a vendor's view before a request. */
   keyState?: { beforeRequest(vendor: string): Promise<void> };
+  /** Applied to the provider's code a failure carries, before it is answered or logged. */
+  redactor: Redactor;
 }
 
 export const realTime = {
@@ -81,6 +83,8 @@ export class Gateway {
     await this.deps.keyState?.beforeRequest(vendorOf(provider));
     const tally = new RequestTally(provider);
     const r = await withRotation(provider, op, this.poolOf(provider), deadline, this.config.rotation, this.rotationDeps, fanOut(this.log, tally));
+    // A provider's code is allow-listed by its classifier already; this is the second line.
+    if (!r.ok && 'code' in r.failure && r.failure.code !== undefined) r.failure.code = this.deps.redactor.redact(r.failure.code);
     const failure = r.ok ? undefined : r.failure;
     /** Records the request (unless the provider refused it as malformed: the client's fault, not the provider's health). */
     const done = (served: boolean, firstByteAt: number | undefined, streamAborted = false) => {

@@ -1,7 +1,7 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { RouteContract } from '../contracts';
-import { errorFields } from '../domain';
+import { errorFields, Log, Redactor } from '../domain';
 import type { GatewayConfig } from '../config/env';
 import type { Transport } from '../domain';
 import { DEFAULT_FLUSH_POLICY, FlushPolicy, HealthFlusher } from '../health/flusher';
@@ -16,10 +16,12 @@ import { mediaRoutes } from '../http/media-routes';
 import { JobService } from '../jobs/service';
 import { JobStore } from '../jobs/store';
 import { KeyPools } from '../keys/pools';
+import { KeyRedactor } from '../keys/redactor';
 import { DEFAULT_SHARING_POLICY, SharedKeyState } from '../keys/shared-state';
 import { createMetrics, MetricsTelemetry, TelemetryFanout } from '../observability/metrics';
+import { redactingLog } from '../observability/redacting-log';
 import { httpTransport } from '../providers/http/transport';
-import { PROVIDERS, ProviderId, providerById, vendorOf, VENDORS } from '../providers/registry';
+import { PROVIDER_IDS, PROVIDERS, ProviderId, providerById, vendorOf, VENDORS } from '../providers/registry';
 import { Gateway, GatewayDeps } from './gateway';
 
 export interface Runtime {
@@ -39,11 +41,15 @@ export interface Runtime {
   transport: Transport;
   /** The key probes' results (`KEY_HEALTH#` items), for status. */
   probeView: ProbeView;
+  /** Removes key fragments and key shapes from what leaves the process (applied to `log`, failures, job records). */
+  redactor: Redactor;
+  /** The runtime's log: the caller's, every line redacted. */
+  log: Log;
   /** Post-response work: health flush when due, job records kept while the store was down. */
   afterResponse(): Promise<void>;
 }
 
-export interface RuntimeOptions extends Omit<GatewayDeps, 'telemetry' | 'keyState' | 'transport'> {
+export interface RuntimeOptions extends Omit<GatewayDeps, 'telemetry' | 'keyState' | 'transport' | 'redactor'> {
   /** How requests reach providers (default: HTTP, with the configured byte cap and idle timeout). */
   transport?: GatewayDeps['transport'];
   metrics?: Metrics;
@@ -53,7 +59,11 @@ export interface RuntimeOptions extends Omit<GatewayDeps, 'telemetry' | 'keyStat
 
 /** Wires the gateway, health recording and metrics from one configuration: the same in Lambda and locally. */
 export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runtime {
-  const { clock, log } = opts;
+  const { clock } = opts;
+  const pools = new KeyPools(config.keys, clock, config.cooldown);
+  // Our own names are not secrets even where a (demo) key contains them.
+  const redactor = new KeyRedactor(pools, [...VENDORS, ...PROVIDER_IDS]);
+  const log = redactingLog(opts.log, redactor);
   const transport = opts.transport ?? httpTransport(config.transport);
   const ddb = opts.ddb ?? createDocumentClient({ endpoint: config.dynamodbEndpoint });
   const store = new HealthStore(ddb, config.tableName);
@@ -61,16 +71,15 @@ export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runt
   const metrics = opts.metrics ?? createMetrics();
   const sinks = config.healthRecording ? [recorder, new MetricsTelemetry(metrics)] : [new MetricsTelemetry(metrics)];
   const telemetry = new TelemetryFanout(sinks, (e) => log.warn('telemetry sink failed', errorFields(e)));
-  const pools = new KeyPools(config.keys, clock, config.cooldown);
   const sharing = config.keyStateSharing;
   const keyState = sharing.enabled
     ? new SharedKeyState(ddb, config.tableName, pools, log, clock, { ...DEFAULT_SHARING_POLICY, refreshIntervalMs: sharing.refreshIntervalMs, waitBudgetMs: sharing.waitBudgetMs })
     : undefined;
-  const gateway = new Gateway(config, pools, { ...opts, transport, telemetry, keyState });
-  const probeView = createProbeView(config, ddb, opts);
+  const gateway = new Gateway(config, pools, { ...opts, log, transport, telemetry, keyState, redactor });
+  const probeView = createProbeView(config, ddb, { ...opts, log });
   const fingerprints = (p: ProviderId) => gateway.poolOf(p).view().map((k) => k.fingerprint);
   const about = (p: string) => ({
-    keys: gateway.poolOf(p as ProviderId).counts(),
+    keys: gateway.poolOf(p as ProviderId).counts(p),
     p95ObjectiveMs: providerById(p as ProviderId).p95ObjectiveMs,
     probes: probeView.summary(vendorOf(p as ProviderId), fingerprints(p as ProviderId)),
   });
@@ -82,6 +91,7 @@ export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runt
     clock,
     log,
     events: config.healthRecording ? recorder : undefined,
+    redactor,
   });
   const adapters: JobAdapters = new Map(PROVIDERS.flatMap((p) => (p.capability === 'job' ? [[p.id, p.adapter(config.baseUrls, clock)] as const] : [])));
   const routes = [...mediaRoutes(gateway), healthRoute(store, flusher, (p) => gateway.poolOf(p), clock, probeView), ...jobRoutes(jobs, adapters, { clock, log })];
@@ -90,7 +100,7 @@ export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runt
     const probed = VENDORS.filter((v) => pools.get(v).size > 0);
     await Promise.all([flusher.flushIfDue(), jobs.flushUnsaved(), keyState?.settle(), probeView.refreshIfDue(probed)]);
   };
-  return { gateway, pools, app, routes: routes.map(({ method, path }) => ({ method, path })), recorder, store, flusher, metrics, ddb, jobs, keyState, transport, probeView, afterResponse };
+  return { gateway, pools, app, routes: routes.map(({ method, path }) => ({ method, path })), recorder, store, flusher, metrics, ddb, jobs, keyState, transport, probeView, redactor, log, afterResponse };
 }
 
 /** Probe results are fresh for three schedule periods (at least five minutes). */

@@ -163,12 +163,29 @@ export function keysFromEnv(env: Env, vendor: Vendor): string[] {
 }
 
 /**
+ * Control (Cc: NUL, DEL, C1) and format (Cf: zero-width space and joiners, BOM, bidi marks)
+ * characters: invisible when a key is pasted, so a key carrying one fails every call with no visible
+ * cause (and ends up sent in a header). Start-up refuses it instead.
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}]/u;
+
+/** `U+200B`: names the character, which is not part of any key. */
+const codePoint = (c: string) => `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+
+/**
  * One key entry, trimmed: `{ key }`, `{}` for an empty entry, or `{ problem }` — a description
  * that never contains the entry itself (it may be a key). Shared by env and secret parsing.
  */
 export function checkKeyEntry(entry: string, pair?: string): { key?: string; problem?: string } {
   const key = entry.trim();
   if (key === '') return {};
+  // Checked after trimming (a pasted trailing newline is whitespace, trimmed as before); the
+  // position counts characters of the entry as written.
+  const hidden = INVISIBLE.exec(key);
+  if (hidden) {
+    const at = entry.length - entry.trimStart().length + hidden.index + 1;
+    return { problem: `it contains an invisible character (${codePoint(hidden[0])}) at character ${at}` };
+  }
   if (/\s/.test(key)) return { problem: 'it contains whitespace' };
   if (pair) {
     const parts = key.split(':');

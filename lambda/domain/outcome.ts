@@ -1,7 +1,11 @@
 import type { ProviderName } from './ids';
 
-/** What one upstream answer means for the key that was used (docs/providers.md, classification). */
-export type Outcome = 'ok' | 'rate_limited' | 'quota_exhausted' | 'invalid_key' | 'overloaded' | 'bad_request';
+/**
+ * What one upstream answer means for the key that was used (docs/providers.md, classification).
+ * `key_forbidden`: a valid key refused access to this provider's operation (a 403, a missing scope,
+ * a model its project lacks) — the key's problem for this provider, not the vendor's, not the request's.
+ */
+export type Outcome = 'ok' | 'rate_limited' | 'quota_exhausted' | 'invalid_key' | 'key_forbidden' | 'overloaded' | 'bad_request';
 
 export interface Classification {
   outcome: Outcome;
@@ -39,7 +43,10 @@ export type Failure =
   | { kind: 'all_keys_cooling'; retryAfterMs: number }
   /** No key can be used: none configured or all disabled. */
   | { kind: 'no_usable_key' }
-  /** The provider refused the request itself (other 4xx); `code` is a safe identifier when known. */
+  /**
+   * The provider refused the request itself (other 4xx), or every key was refused it the same way;
+   * `code` is a safe identifier when known.
+   */
   | { kind: 'upstream_rejected'; code?: string; status: number }
   /** Attempts exhausted or no time left to retry a failing provider. */
   | { kind: 'upstream_failed'; code?: string }

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { RouteContract, routePattern } from '../contracts';
 import { errorFields, InvalidRequest, Log } from '../domain';
-import { HttpError, invalid } from './errors';
+import { HttpError, invalid, redactErrorAnswer } from './errors';
 
 /** The part of the Lambda context the app uses; the local server supplies its own. */
 export interface InvocationContext {
@@ -86,6 +86,7 @@ export function createApp(served: Route[], ctx: HttpContext): ProxyHandler {
         res = errorResult(new HttpError(500, 'api_error', 'internal_error', 'Internal error.'), requestId);
       }
     }
+    res = redactErrorAnswer(res);
     res.headers = { ...res.headers, 'x-request-id': requestId };
     return res;
   };

@@ -1,4 +1,5 @@
-import type { Failure } from '../domain';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { Failure, redactKeyShapes } from '../domain';
 
 export type ErrorType = 'invalid_request_error' | 'not_found_error' | 'rate_limit_error' | 'service_unavailable' | 'api_error' | 'timeout_error';
 
@@ -43,4 +44,26 @@ export function failureToHttp(f: Failure, provider: string): HttpError {
     case 'deadline_exceeded':
       return new HttpError(504, 'timeout_error', 'deadline_exceeded', 'The request did not complete within its deadline.');
   }
+}
+
+/**
+ * An error answer as it leaves: anything shaped like a key or token in its `message`, `code` or
+ * `param` is replaced. Only shapes, never fragments of our own keys: messages quote the client's
+ * input (an unknown id, a bad size), and an answer that changed when the input happened to be a
+ * fragment of one of our keys would let a client guess them character by character. Provider codes
+ * were stripped of our keys' fragments before they got here (the gateway redacts failures).
+ */
+export function redactErrorAnswer<R extends APIGatewayProxyResult | { statusCode: number; stream: unknown }>(res: R): R {
+  if ('stream' in res) return res;
+  if (res.statusCode < 400 || res.isBase64Encoded || typeof res.body !== 'string' || !res.body.startsWith('{')) return res;
+  let doc: { error?: Record<string, unknown> };
+  try {
+    doc = JSON.parse(res.body) as typeof doc;
+  } catch {
+    return { ...res, body: redactKeyShapes(res.body) };
+  }
+  const e = doc.error;
+  if (!e || typeof e !== 'object') return res;
+  for (const field of ['message', 'code', 'param'] as const) if (typeof e[field] === 'string') e[field] = redactKeyShapes(e[field]);
+  return { ...res, body: JSON.stringify(doc) };
 }

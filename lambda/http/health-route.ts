@@ -35,7 +35,8 @@ export function healthRoute(store: HealthStore, flusher: HealthFlusher, poolOf: 
         PROVIDERS.map(async ({ id: p, p95ObjectiveMs, capability }) => {
           const window = await inTime(store.readWindow(p, now)).catch(() => undefined);
           if (!window) storeOk = false;
-          const keys = poolOf(p).counts();
+          // As this provider sees its vendor's keys: one kept out of it counts as disabled here.
+          const keys = poolOf(p).counts(p);
           const w = window ?? emptyCounters();
           const summary = summaryOf(vendorOf(p));
           const s = statusOf(p95ObjectiveMs, w, keys, summary);

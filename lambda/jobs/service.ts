@@ -1,6 +1,6 @@
 import {
   Clock, Created, errorFields, isTerminal, JobAdapter, JobEvents, JobRecord, KeyCredential, Log, MalformedAnswer, Operation,
-  PollResult, RotationResult, Transport, TransportError, UpstreamRequest,
+  PollResult, Redactor, RotationResult, Transport, TransportError, UpstreamRequest,
 } from '../domain';
 import type { KeyPool } from '../keys/key-pool';
 import { JobStore, newJobId } from './store';
@@ -18,6 +18,8 @@ export interface JobDeps {
   clock: Clock;
   log: Log;
   events?: JobEvents;
+  /** Applied to what a provider says about a failed job before it is stored or shown (its text may echo a key). */
+  redactor: Redactor;
 }
 
 export interface JobSettings {
@@ -120,7 +122,8 @@ export class JobService {
       next.url = result.url;
       next.completedAt = next.lastRefreshAt;
     } else if (result.status === 'failed') {
-      next.error = result.error;
+      const r = this.deps.redactor;
+      next.error = { code: r.redact(result.error.code), message: r.redact(result.error.message) };
       next.completedAt = next.lastRefreshAt;
     }
     if (unsaved) {

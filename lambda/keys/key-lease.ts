@@ -58,6 +58,15 @@ export interface KeyView {
   /** Epoch ms when a cooling key is usable again / a disabled key is re-probed. */
   until?: number;
   reason?: DisableReason | 'rate_limited';
+  /** Providers this key is kept out of (it was refused access to them), with when it is tried again. */
+  forbidden?: Record<string, number>;
+}
+
+/** A key refused access to one provider: kept out of that provider only, until `until` (epoch ms). */
+export interface Forbidden {
+  until: number;
+  /** The refusal (status and code): when every key gets the same one, the request is at fault, not the keys. */
+  signature: string;
 }
 
 /** A short, stable, non-reversible fingerprint of a key, for telling keys apart in logs. */

@@ -1,54 +1,25 @@
+/* eslint-disable max-lines -- the pool is one invariant (O(1) picks, probe slots, per-provider exclusions, the timer heap, re-enable): splitting it further would expose its internals; its parts that stand alone are in slot.ts and round-robin.ts. */
 import type { Clock, VendorId } from '../domain';
-import { DisableReason, KeyLease, KeyState, KeyStateChange, KeyView, Pick, PoolCounts, fingerprintOf } from './key-lease';
+import { DisableReason, Forbidden, KeyLease, KeyState, KeyStateChange, KeyView, Pick, PoolCounts, fingerprintOf } from './key-lease';
 import { CooldownPolicy, DEFAULT_COOLDOWN_POLICY, cooldownFor, disableFor } from './cooldown';
 import { MinHeap } from './min-heap';
-
-interface Slot {
-  lease: KeyLease;
-  state: KeyState;
-  until: number;
-  reason?: DisableReason | 'rate_limited';
-  /** Consecutive rate limits (grows the default cooldown). */
-  strikes: number;
-  /** Consecutive disables (grows the re-probe interval). */
-  disables: number;
-  /** Epoch ms: when what put the key in its current cooling/disabled state was learnt (a later probe success may lift it). */
-  since: number;
-  /** Bumped on every state change; queue and heap entries with an older generation are stale. */
-  gen: number;
-  /**
-   * Back from a cooldown or disable and not yet answered: one request at a time may try it, so a
-   * crowd of waiters does not stampede the one key that just returned (one call per freed slot).
-   */
-  probe: boolean;
-  /** While a probe call is out (epoch ms; a safety timeout if its answer is never reported). */
-  probeOutUntil: number;
-}
-
-/** How long a probe may stay out unanswered before another request may try the key. */
-export const PROBE_TIMEOUT_MS = 30_000;
-/** How soon a request blocked only by a probe in flight looks again. */
-export const PROBE_POLL_MS = 100;
-
-interface Entry {
-  slot: Slot;
-  gen: number;
-}
+import { RoundRobin } from './round-robin';
+import { ANY, nextUsableIn, PROBE_TIMEOUT_MS, Slot, Timer, waitFor } from './slot';
 
 /**
  * The keys of one vendor, shared by all of that vendor's providers.
  *
- * Selection is round-robin over usable keys through a FIFO of (slot, generation) entries: a pick
- * pops the head and re-appends it. A key leaving rotation just bumps its generation, so its queue
- * entry turns stale and is dropped when it reaches the head; a timer heap brings it back when its
- * cooldown or disable interval ends. Each state change creates at most one stale entry, so a pick
- * is O(1) amortised, and O(log n) per cooldown — never a scan of the pool.
+ * Selection is round-robin over usable keys, one queue per provider (`RoundRobin`: a pick pops the
+ * head and re-appends it). A key leaving rotation for the vendor just bumps its generation, so its
+ * entries turn stale and are dropped when they reach a head; a key kept out of one provider (it
+ * was refused access there) is dropped from that provider's queue only. A timer heap brings keys
+ * back when a cooldown, disable or exclusion ends. Each state change queues at most one entry per
+ * provider, so a pick is O(1) amortised, and O(log n) per cooldown — never a scan of the pool.
  */
 export class KeyPool {
   private readonly slots: Slot[];
-  private queue: Entry[] = [];
-  private head = 0;
-  private readonly timers = new MinHeap<{ at: number; slot: Slot; gen: number }>();
+  private readonly queues = new Map<string, RoundRobin<Slot>>();
+  private readonly timers = new MinHeap<Timer>();
   private cooling = 0;
   private disabled = 0;
   private readonly byId = new Map<string, Slot>();
@@ -69,38 +40,31 @@ export class KeyPool {
       this.byFingerprint.set(lease.fingerprint, slot);
       return slot;
     });
-    for (const slot of this.slots) this.queue.push({ slot, gen: slot.gen });
   }
 
   get size(): number {
     return this.slots.length;
   }
 
-  /** The next usable key, round-robin; or how long until one is; or that there is none. */
-  pick(): Pick {
+  /** The next key usable for `provider`, round-robin; or how long until one is; or that there is none. */
+  pick(provider = ANY): Pick {
     const now = this.clock();
     this.releaseExpired(now);
-    let probeBlockedUntil = Number.POSITIVE_INFINITY;
+    const queue = this.queueOf(provider);
     // Each live entry is looked at once at most: stale ones are dropped, blocked probes re-queued.
-    for (let left = this.queue.length - this.head; left > 0; left--) {
-      const entry = this.queue[this.head++];
-      const slot = entry.slot;
-      if (entry.gen !== slot.gen || slot.state !== 'usable') continue;
-      this.queue.push(entry);
-      if (slot.probe && slot.probeOutUntil > now) {
-        probeBlockedUntil = Math.min(probeBlockedUntil, slot.probeOutUntil);
-        continue;
-      }
+    for (let left = queue.length; left > 0; left--) {
+      const entry = queue.shift();
+      const slot = entry.item;
+      if (entry.gen !== slot.gen || slot.state !== 'usable' || slot.forbidden?.has(provider)) continue;
+      queue.requeue(entry);
+      if (slot.probe && slot.probeOutUntil > now) continue;
       if (slot.probe) slot.probeOutUntil = now + PROBE_TIMEOUT_MS;
-      this.compact();
+      queue.compact();
       return { kind: 'key', lease: slot.lease };
     }
-    this.compact();
-    const waits: number[] = [];
-    const next = this.timers.peek();
-    if (this.cooling > 0 && next) waits.push(Math.max(0, next.at - now));
-    if (probeBlockedUntil !== Number.POSITIVE_INFINITY) waits.push(Math.min(PROBE_POLL_MS, probeBlockedUntil - now));
-    return waits.length ? { kind: 'wait', waitMs: Math.min(...waits) } : { kind: 'none' };
+    queue.compact();
+    const waitMs = waitFor(this.slots, provider, now);
+    return waitMs === undefined ? { kind: 'none' } : { kind: 'wait', waitMs };
   }
 
   /** The attempt on this key ended without telling anything about the key (provider trouble): let another request try it. */
@@ -109,16 +73,16 @@ export class KeyPool {
     if (slot) slot.probeOutUntil = 0;
   }
 
-  /** Time until some key can be tried (0 if one can now); undefined if none ever can (all disabled or none). */
-  nextUsableInMs(): number | undefined {
+  /** Time until some key can be tried for `provider` (0 if one can now); undefined if none ever can (all disabled, kept out, or none). */
+  nextUsableInMs(provider = ANY): number | undefined {
     const now = this.clock();
     this.releaseExpired(now);
-    let best: number | undefined;
-    for (const s of this.slots) {
-      const at = s.state === 'usable' ? (s.probe && s.probeOutUntil > now ? Math.min(PROBE_POLL_MS, s.probeOutUntil - now) : 0) : s.state === 'cooling' ? s.until - now : undefined;
-      if (at !== undefined) best = best === undefined ? at : Math.min(best, at);
-    }
-    return best === undefined ? undefined : Math.max(0, best);
+    return nextUsableIn(this.slots, provider, now);
+  }
+
+  /** The raw keys, in order (the redactor's input). */
+  secrets(): string[] {
+    return this.slots.map((s) => s.lease.secret());
   }
 
   /** Whether this pool holds exactly these keys, in this order. */
@@ -138,7 +102,9 @@ export class KeyPool {
       if (!target) continue;
       target.strikes = old.strikes;
       target.disables = old.disables;
+      if (old.forbids) target.forbids = new Map(old.forbids);
       if (old.state !== 'usable' && old.reason) next.applyExternal(target.lease.id, old.state, old.until, old.reason, old.since);
+      for (const [provider, ex] of old.forbidden ?? []) next.forbid(target, provider, { ...ex });
     }
     return next;
   }
@@ -153,12 +119,13 @@ export class KeyPool {
     return this.byId.get(id)?.lease;
   }
 
-  /** The key answered; it is healthy again. */
-  markOk(lease: KeyLease): void {
+  /** The key answered (for `provider`); it is healthy again. */
+  markOk(lease: KeyLease, provider = ANY): void {
     const slot = this.slotOf(lease);
     if (!slot) return;
     slot.strikes = 0;
     slot.disables = 0;
+    slot.forbids?.delete(provider);
     slot.probe = false;
     slot.probeOutUntil = 0;
   }
@@ -211,6 +178,48 @@ export class KeyPool {
   }
 
   /**
+   * The key was refused access to `provider` (a 403, a missing scope, a model its project lacks):
+   * kept out of that provider only — its other providers still use it — until the disable interval
+   * ends (doubling while it keeps being refused). If, with this answer, every key that can answer
+   * has been refused `provider` the same way (`signature`), it is not the keys but the request:
+   * they are all let back, and `everyKey` says so.
+   */
+  markForbidden(lease: KeyLease, provider: string, signature: string): { forMs: number; everyKey: boolean } {
+    const slot = this.slotOf(lease);
+    if (!slot) return { forMs: 0, everyKey: false };
+    const now = this.clock();
+    this.releaseExpired(now);
+    const current = slot.forbidden?.get(provider);
+    if (current) return { forMs: current.until - now, everyKey: false }; // another request said it first
+    slot.forbids ??= new Map();
+    const n = (slot.forbids.get(provider) ?? 0) + 1;
+    slot.forbids.set(provider, n);
+    const forMs = disableFor(n, this.policy);
+    this.forbid(slot, provider, { until: now + forMs, signature });
+    const answering = this.slots.filter((s) => s.state !== 'disabled');
+    if (!answering.every((s) => s.forbidden?.get(provider)?.signature === signature)) return { forMs, everyKey: false };
+    for (const s of answering) {
+      s.forbids?.delete(provider);
+      this.unforbid(s, provider);
+    }
+    return { forMs: 0, everyKey: true };
+  }
+
+  private forbid(slot: Slot, provider: string, ex: Forbidden): void {
+    (slot.forbidden ??= new Map()).set(provider, ex);
+    // The provider's queue drops the key's entry when it reaches the head; other queues keep theirs.
+    this.timers.push({ at: ex.until, slot, scope: provider, ex });
+  }
+
+  /** Back for `provider`: a fresh entry in every queue (older ones turn stale), and its pending timer again. */
+  private unforbid(slot: Slot, provider: string): void {
+    slot.forbidden?.delete(provider);
+    slot.gen += 1;
+    if (slot.state === 'usable') this.enqueue(slot);
+    else this.timers.push({ at: slot.until, slot, gen: slot.gen });
+  }
+
+  /**
    * Applies knowledge learnt elsewhere (another container): cooling or disabled until an absolute
    * time (`since`: when it was learnt there). Only ever extends. Returns whether anything changed.
    */
@@ -245,14 +254,24 @@ export class KeyPool {
     this.count(slot.state, -1);
     Object.assign(slot, { state: 'usable', reason: undefined, until: 0, strikes: 0, disables: 0, probe: false, probeOutUntil: 0 });
     slot.gen += 1;
-    this.queue.push({ slot, gen: slot.gen });
+    this.enqueue(slot);
     return true;
   }
 
-  counts(): PoolCounts {
+  /** Key counts of the vendor, or as `provider` sees them: a key kept out of it counts as disabled. */
+  counts(provider = ANY): PoolCounts {
     this.releaseExpired(this.clock());
     const total = this.slots.length;
-    return { total, available: total - this.cooling - this.disabled, cooling: this.cooling, disabled: this.disabled };
+    let cooling = this.cooling;
+    let disabled = this.disabled;
+    if (provider !== ANY) {
+      for (const s of this.slots) {
+        if (!s.forbidden?.has(provider) || s.state === 'disabled') continue;
+        disabled += 1;
+        if (s.state === 'cooling') cooling -= 1;
+      }
+    }
+    return { total, available: total - cooling - disabled, cooling, disabled };
   }
 
   /** Public view of every key (ids and fingerprints only). */
@@ -263,6 +282,7 @@ export class KeyPool {
       fingerprint: s.lease.fingerprint,
       state: s.state,
       ...(s.state === 'usable' ? {} : { until: s.until, reason: s.reason }),
+      ...(s.forbidden?.size ? { forbidden: Object.fromEntries([...s.forbidden].map(([p, ex]) => [p, ex.until])) } : {}),
     }));
   }
 
@@ -284,10 +304,14 @@ export class KeyPool {
   }
 
   private releaseExpired(now: number): void {
-    for (let t = this.timers.peek(); t && (t.gen !== t.slot.gen || t.at <= now); t = this.timers.peek()) {
+    for (let t = this.timers.peek(); t && (this.stale(t) || t.at <= now); t = this.timers.peek()) {
       this.timers.pop();
-      if (t.gen !== t.slot.gen) continue; // superseded by a later state change
+      if (this.stale(t)) continue; // superseded by a later state change
       const slot = t.slot;
+      if (t.scope !== undefined) {
+        this.unforbid(slot, t.scope);
+        continue;
+      }
       this.count(slot.state, -1);
       // Back as a probe: one request at a time until it answers. A disabled key that fails again
       // is disabled for longer (its `disables` count is kept until it answers ok).
@@ -296,8 +320,12 @@ export class KeyPool {
       slot.probe = true;
       slot.probeOutUntil = 0;
       slot.gen += 1;
-      this.queue.push({ slot, gen: slot.gen });
+      this.enqueue(slot);
     }
+  }
+
+  private stale(t: Timer): boolean {
+    return t.scope === undefined ? t.gen !== t.slot.gen : t.slot.forbidden?.get(t.scope) !== t.ex;
   }
 
   private count(state: KeyState, d: number): void {
@@ -305,11 +333,18 @@ export class KeyPool {
     else if (state === 'disabled') this.disabled += d;
   }
 
-  /** Drops consumed queue entries once they are the bulk of the array (amortised O(1)). */
-  private compact(): void {
-    if (this.head > 64 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
+  /** The round-robin of one provider (created on its first pick, holding every key). */
+  private queueOf(provider: string): RoundRobin<Slot> {
+    let q = this.queues.get(provider);
+    if (!q) {
+      q = new RoundRobin<Slot>();
+      for (const slot of this.slots) q.push(slot, slot.gen);
+      this.queues.set(provider, q);
     }
+    return q;
+  }
+
+  private enqueue(slot: Slot): void {
+    for (const q of this.queues.values()) q.push(slot, slot.gen);
   }
 }

@@ -12,6 +12,8 @@ import { KeyPool } from './key-pool';
 export class KeyPools {
   private readonly pools = new Map<VendorId, KeyPool>();
   private readonly listeners: ((c: KeyStateChange) => void)[] = [];
+  /** Bumped whenever a pool is created or replaced: whoever derives something from the keys (the redactor) rebuilds. */
+  private changes = 0;
 
   constructor(
     keys: Record<VendorId, readonly string[]>,
@@ -35,6 +37,15 @@ export class KeyPools {
     return [...this.pools.keys()];
   }
 
+  get revision(): number {
+    return this.changes;
+  }
+
+  /** Every key of every pool (for the redactor, which must know what to remove; never logged). */
+  *secrets(): Iterable<string> {
+    for (const pool of this.pools.values()) yield* pool.secrets();
+  }
+
   /** Subscribes to key state learnt from provider answers (never to knowledge applied from outside). */
   onChange(listener: (c: KeyStateChange) => void): void {
     this.listeners.push(listener);
@@ -47,12 +58,14 @@ export class KeyPools {
       const pool = this.get(vendor);
       if (pool.holds(secrets)) continue;
       this.pools.set(vendor, pool.rebuilt(secrets));
+      this.changes += 1;
       changed.push(vendor);
     }
     return changed;
   }
 
   private create(vendor: VendorId, secrets: readonly string[]): KeyPool {
+    this.changes += 1;
     return new KeyPool(vendor, secrets, this.clock, this.policy, (c) => {
       for (const l of this.listeners) l(c);
     });

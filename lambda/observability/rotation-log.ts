@@ -10,6 +10,7 @@ export function rotationLog(log: Log): RotationEvents {
     rotated: (e) => log.info('key rotated', { ...e }),
     keyCooling: (e) => log.warn('key rate limited', { provider: e.provider, key: e.keyId, retryAfterMs: e.retryAfterMs, hinted: e.hinted }),
     keyDisabled: (e) => log.warn('key disabled', { provider: e.provider, key: e.keyId, reason: e.reason, reprobeInMs: e.forMs }),
+    everyKeyRefused: (e) => log.warn('every key refused the request the same way; keys kept in', { provider: e.provider, status: e.status, code: e.code }),
     keyResting: (e) => log.info('key resting: request budget spent', { provider: e.provider, key: e.keyId, restMs: e.restMs }),
     backoff: (e) => log.warn('provider error, backing off', { provider: e.provider, key: e.keyId, status: e.status, code: e.code, backoffMs: e.backoffMs }),
   };

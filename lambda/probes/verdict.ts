@@ -41,7 +41,9 @@ export function resultOf(a: ProbeAnswer): ProbeResult {
       return a.outcome;
     case 'overloaded':
       return 'provider_error';
+    // A refusal of this route for this key (a scope, a model) says nothing about the key's use elsewhere.
     case 'bad_request':
+    case 'key_forbidden':
       return 'unexpected_answer';
   }
 }

@@ -36,18 +36,23 @@ export interface LoopState {
   waitedMs: number;
   lastFailure: Failure;
   lastWasRateLimit: boolean;
+  /** The pool said the last refusal made every key refused the same way: the request is at fault. */
+  everyKeyRefused: boolean;
   replaySafe: boolean;
 }
 
-export type RotationReason = 'rate_limited' | 'quota_exhausted' | 'invalid_key' | 'provider_error';
+export type RotationReason = 'rate_limited' | 'quota_exhausted' | 'invalid_key' | 'key_forbidden' | 'provider_error';
+
+/** Why a key is taken out: for the vendor (cooled, disabled) or for this provider only (`key_forbidden`). */
+export type TakeOut = 'rate_limited' | 'quota_exhausted' | 'invalid_key' | 'key_forbidden';
 
 export type Action =
   /** Ask the pool for a key. */
   | { kind: 'pick' }
   | { kind: 'attempt' }
   | { kind: 'answer' }
-  /** Take the key out (cool or disable it) and try the next one at once. */
-  | { kind: 'switch_key'; mark: 'rate_limited' | 'quota_exhausted' | 'invalid_key'; retryAfterMs?: number; failure: Failure }
+  /** Take the key out (cool or disable it, or keep it out of this provider) and try the next one at once. */
+  | { kind: 'switch_key'; mark: TakeOut; retryAfterMs?: number; failure: Failure }
   | { kind: 'back_off'; ms: number; failure: Failure }
   /** Every key is cooling, one is back soon: wait that long, then pick again. */
   | { kind: 'wait'; ms: number }
@@ -67,6 +72,8 @@ export type Input =
  *
  * - rate limited → cool the key (provider's hint or a growing default) and retry at once on the next key;
  * - quota exhausted / invalid key → disable the key for the whole vendor and retry at once;
+ * - key forbidden (refused access to this provider) → keep the key out of this provider and retry at
+ *   once; when every key has been refused the same way, it is the request's fault: answer the refusal;
  * - overloaded / connection error / malformed answer → full-jitter backoff, then the next key;
  * - bad request → answer now, never retried;
  * - every key cooling → wait only if the earliest is back within `maxWaitMs`, else fail at once with
@@ -85,6 +92,7 @@ export function decide(input: Input, s: LoopState, settings: RotationSettings): 
 }
 
 function beforePick(s: LoopState, settings: RotationSettings): Action {
+  if (s.everyKeyRefused) return { kind: 'fail', failure: s.lastFailure };
   if (s.attempts >= settings.maxAttempts) {
     // Out of attempts on rate limits: that is backpressure, said honestly — 429 with the time
     // until a key can be tried — not "the provider failed".
@@ -117,6 +125,9 @@ function afterAttempt(r: AttemptResult, jitter: number, s: LoopState, settings: 
       case 'quota_exhausted':
       case 'invalid_key':
         return { kind: 'switch_key', mark: r.outcome, retryAfterMs: r.retryAfterMs, failure: failed };
+      case 'key_forbidden':
+        // If the keys run out on refusals, the refusal is the answer (as for a bad request).
+        return { kind: 'switch_key', mark: 'key_forbidden', failure: { kind: 'upstream_rejected', code: r.code, status: r.status } };
       case 'overloaded':
         break;
     }

@@ -25,7 +25,10 @@ export interface RotationEvents {
   attempt?(e: AttemptEvent): void;
   rotated?(e: RotationEvent): void;
   keyCooling?(e: { provider: ProviderName; keyId: string; retryAfterMs: number; hinted: boolean }): void;
-  keyDisabled?(e: { provider: ProviderName; keyId: string; reason: 'quota_exhausted' | 'invalid_key'; forMs: number }): void;
+  /** `key_forbidden`: kept out of this provider only. */
+  keyDisabled?(e: { provider: ProviderName; keyId: string; reason: 'quota_exhausted' | 'invalid_key' | 'key_forbidden'; forMs: number }): void;
+  /** Every key was refused this provider the same way: the request is at fault; the keys are let back. */
+  everyKeyRefused?(e: { provider: ProviderName; status: number; code?: string }): void;
   keyResting?(e: { provider: ProviderName; keyId: string; restMs: number }): void;
   backoff?(e: { provider: ProviderName; keyId: string; status?: number; code?: string; backoffMs: number }): void;
 }
@@ -43,6 +46,7 @@ export function fanOut(...subscribers: (RotationEvents | undefined)[]): Rotation
     rotated: each('rotated'),
     keyCooling: each('keyCooling'),
     keyDisabled: each('keyDisabled'),
+    everyKeyRefused: each('everyKeyRefused'),
     keyResting: each('keyResting'),
     backoff: each('backoff'),
   };

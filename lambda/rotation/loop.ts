@@ -1,7 +1,7 @@
 import { BufferedOperation, discard, Failure, MalformedAnswer, OpenAnswer, Operation, RawAnswer, RotationResult, Transport, TransportError } from '../domain';
 import type { KeyLease } from '../keys/key-lease';
 import type { KeyPool } from '../keys/key-pool';
-import { AttemptResult, decide, LoopState, RotationReason, RotationSettings } from './decide';
+import { AttemptResult, decide, LoopState, RotationReason, RotationSettings, TakeOut } from './decide';
 import type { RotationEvents } from './events';
 
 export interface RotationDeps {
@@ -24,16 +24,16 @@ export async function withRotation<T>(
   deps: RotationDeps,
   events: RotationEvents = {},
 ): Promise<RotationResult<T>> {
-  const s: LoopState = { now: 0, deadline, attempts: 0, retries: 0, waitedMs: 0, lastFailure: { kind: 'upstream_failed' }, lastWasRateLimit: false, replaySafe: op.replaySafe };
+  const s: LoopState = { now: 0, deadline, attempts: 0, retries: 0, waitedMs: 0, lastFailure: { kind: 'upstream_failed' }, lastWasRateLimit: false, everyKeyRefused: false, replaySafe: op.replaySafe };
   const fail = (failure: Failure): RotationResult<T> => ({ ok: false, failure, attempts: s.attempts });
   let pending: { fromKey: string; reason: RotationReason; retryAfterMs?: number } | undefined;
   for (;;) {
     s.now = deps.clock();
     let act = decide({ kind: 'next' }, s, settings);
-    const pick = act.kind === 'pick' ? pool.pick() : undefined;
+    const pick = act.kind === 'pick' ? pool.pick(provider) : undefined;
     if (pick) act = decide({ kind: 'picked', pick }, s, settings);
     if (act.kind === 'fail') return fail(act.failure);
-    if (act.kind === 'fail_all_cooling') return fail({ kind: 'all_keys_cooling', retryAfterMs: pool.nextUsableInMs() ?? 0 });
+    if (act.kind === 'fail_all_cooling') return fail({ kind: 'all_keys_cooling', retryAfterMs: pool.nextUsableInMs(provider) ?? 0 });
     if (act.kind === 'wait') {
       s.waitedMs += act.ms;
       await deps.sleep(act.ms);
@@ -56,7 +56,7 @@ export async function withRotation<T>(
     if (next.kind !== 'switch_key' && next.kind !== 'back_off') return next.kind === 'fail' ? fail(next.failure) : fail(s.lastFailure);
     s.lastFailure = next.failure;
     if (next.kind === 'switch_key') {
-      pending = { fromKey: lease.id, ...takeOut(pool, lease, next.mark, next.retryAfterMs, provider, events) };
+      ({ pending, everyKeyRefused: s.everyKeyRefused } = takeOut(pool, lease, next, provider, events));
       continue;
     }
     s.retries += 1;
@@ -67,7 +67,7 @@ export async function withRotation<T>(
 }
 
 function served<T>(pool: KeyPool, lease: KeyLease, step: Step<T>, attempts: number, provider: string, events: RotationEvents): RotationResult<T> {
-  pool.markOk(lease);
+  pool.markOk(lease, provider);
   if (step.budgetSpentForMs) {
     const restMs = pool.markBudgetSpent(lease, step.budgetSpentForMs);
     if (restMs > 0) events.keyResting?.({ provider, keyId: lease.id, restMs });
@@ -75,16 +75,29 @@ function served<T>(pool: KeyPool, lease: KeyLease, step: Step<T>, attempts: numb
   return { ok: true, value: step.value as T, attempts, keyId: lease.id, keyFingerprint: lease.fingerprint };
 }
 
-/** Cools or disables the key; returns why and for how long, for the `rotated` event that follows. */
-function takeOut(pool: KeyPool, lease: KeyLease, mark: 'rate_limited' | 'quota_exhausted' | 'invalid_key', hintMs: number | undefined, provider: string, events: RotationEvents) {
+/**
+ * Cools or disables the key, or keeps it out of this provider; returns the `rotated` event to
+ * report when the next key is picked, and whether every key has now been refused the same way.
+ */
+function takeOut(pool: KeyPool, lease: KeyLease, act: { mark: TakeOut; retryAfterMs?: number; failure: Failure }, provider: string, events: RotationEvents) {
+  const { mark, retryAfterMs: hintMs, failure } = act;
+  const out = (retryAfterMs: number, everyKeyRefused = false) => ({ pending: { fromKey: lease.id, reason: mark, retryAfterMs }, everyKeyRefused });
   if (mark === 'rate_limited') {
     const retryAfterMs = pool.markRateLimited(lease, hintMs);
     events.keyCooling?.({ provider, keyId: lease.id, retryAfterMs, hinted: hintMs !== undefined });
-    return { reason: mark, retryAfterMs };
+    return out(retryAfterMs);
+  }
+  if (mark === 'key_forbidden') {
+    // The refusal, as `decide` reported it: keys refused in different ways are the keys' fault.
+    const { status, code } = failure.kind === 'upstream_rejected' ? failure : { status: 0, code: undefined };
+    const { forMs, everyKey } = pool.markForbidden(lease, provider, `${status}:${code ?? ''}`);
+    if (everyKey) events.everyKeyRefused?.({ provider, status, code });
+    else events.keyDisabled?.({ provider, keyId: lease.id, reason: mark, forMs });
+    return out(forMs, everyKey);
   }
   const forMs = pool.markDisabled(lease, mark);
   events.keyDisabled?.({ provider, keyId: lease.id, reason: mark, forMs });
-  return { reason: mark, retryAfterMs: forMs };
+  return out(forMs);
 }
 
 interface Step<T> {

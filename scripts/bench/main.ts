@@ -11,11 +11,12 @@ import { stormScenario } from './storm';
 import { coldstartScenario } from './coldstart';
 import { fleetScenario } from './fleet';
 import { ttfbScenario } from './ttfb';
+import { redactScenario } from './redact';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
-const SCENARIOS: Scenario[] = [poolScenario, healthScenario, overheadScenario, stormScenario, coldstartScenario, fleetScenario, ttfbScenario];
+const SCENARIOS: Scenario[] = [poolScenario, healthScenario, overheadScenario, stormScenario, coldstartScenario, fleetScenario, ttfbScenario, redactScenario];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -7,7 +7,7 @@ import { createLogger } from '../../lambda/observability/logger';
 import { realTime } from '../../lambda/app/gateway';
 
 export interface HarnessOptions {
-  /** Keep the gateway's JSON log lines out of the test report (they are still captured and scanned). */
+  /** Keep the gateway's JSON log and EMF lines out of the test report (they are still captured and scanned). */
   quiet?: boolean;
   /** Vendors a test gives no keys: the sandbox's demo keys, or fresh generated ones (Kling: none). */
   fill?: 'sandbox' | 'generated';
@@ -42,7 +42,7 @@ export class Harness {
       stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
         const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
         this.output.push(text);
-        if (quiet && text.startsWith('{"level":')) {
+        if (quiet && (text.startsWith('{"level":') || text.startsWith('{"_aws":'))) {
           const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
           if (cb) process.nextTick(cb);
           return true;

@@ -1,4 +1,5 @@
-import type { Classification, UpstreamAnswer } from '../../lambda/domain';
+import type { Classification, Classifier, UpstreamAnswer } from '../../lambda/domain';
+import { knownCode } from '../../lambda/providers/http/json';
 import { classifyOpenAI } from '../../lambda/providers/openai/classify';
 import { classifyElevenLabs } from '../../lambda/providers/elevenlabs/classify';
 import { classifyFal } from '../../lambda/providers/fal/classify';
@@ -37,8 +38,19 @@ describe('OpenAI (docs/providers.md §1, §5)', () => {
     ['503 engine overloaded', 503, {}, oaiErr(null, 'server_error', 'The engine is currently overloaded'), { outcome: 'overloaded' }],
     ['502 / 504', 504, {}, '', { outcome: 'overloaded' }],
     ['400 input too long', 400, {}, oaiErr('string_above_max_length', 'invalid_request_error'), { outcome: 'bad_request', code: 'string_above_max_length' }],
-    ['404 unknown model', 404, {}, oaiErr('model_not_found', 'invalid_request_error'), { outcome: 'bad_request', code: 'model_not_found' }],
-    ['free text never becomes a code', 400, {}, oaiErr('has spaces: sk-abc', 'invalid request'), { outcome: 'bad_request', code: undefined }],
+    // Restricted keys and projects (docs/providers.md §6): the key's, for this operation only.
+    ['401 missing scope (code null, as seen): not an invalid key', 401, {}, oaiErr(null, 'invalid_request_error', 'You have insufficient permissions for this operation. Missing scopes: api.model.audio.request. Check that you have the correct role'), { outcome: 'key_forbidden', code: 'missing_scope' }],
+    ['401 code missing_scope', 401, {}, oaiErr('missing_scope', 'invalid_request_error'), { outcome: 'key_forbidden', code: 'missing_scope' }],
+    ['403 missing scope', 403, {}, oaiErr(null, 'invalid_request_error', 'You have insufficient permissions for this operation. Missing scopes: api.model.images.request.'), { outcome: 'key_forbidden', code: 'missing_scope' }],
+    ['403 project without the model', 403, {}, oaiErr('model_not_found', 'invalid_request_error', 'Project `proj_abc` does not have access to model `gpt-image-1`'), { outcome: 'key_forbidden', code: 'model_not_found' }],
+    ['404 model_not_found (the gateway only sends models that exist)', 404, {}, oaiErr('model_not_found', 'invalid_request_error', 'The model `tts-1-hd` does not exist or you do not have access to it.'), { outcome: 'key_forbidden', code: 'model_not_found' }],
+    ['403 other', 403, {}, oaiErr(null, 'invalid_request_error', 'Forbidden'), { outcome: 'key_forbidden', code: 'invalid_request_error' }],
+    ['403 region not supported: the host, every key alike', 403, {}, oaiErr('unsupported_country_region_territory', 'request_forbidden', 'Country, region, or territory not supported'), { outcome: 'bad_request', code: 'unsupported_country_region_territory' }],
+    ['401 invalid_api_key stays invalid, whatever the text', 401, {}, oaiErr('invalid_api_key', 'invalid_request_error', 'insufficient permissions'), { outcome: 'invalid_key', code: 'invalid_api_key' }],
+    ['404 without a code (a route)', 404, {}, oaiErr(null, 'invalid_request_error'), { outcome: 'bad_request' }],
+    ['free text never becomes a code', 400, {}, oaiErr('has spaces: sk-abc', 'invalid request'), { outcome: 'bad_request', code: 'upstream_error' }],
+    ['no code at all stays no code', 400, {}, oaiErr(null, ''), { outcome: 'bad_request', code: undefined }],
+    ['an unknown code with a known type: the type', 400, {}, oaiErr('sk-proj-LEAKq7vLmZ2xTr9KpW4s', 'invalid_request_error'), { outcome: 'bad_request', code: 'invalid_request_error' }],
   ]);
 });
 
@@ -58,6 +70,9 @@ describe('ElevenLabs (docs/providers.md §2, §5)', () => {
     ['400 voice_not_found', 400, {}, elErr('voice_not_found'), { outcome: 'bad_request', code: 'voice_not_found' }],
     ['404 voice_not_found', 404, {}, elErr('voice_not_found'), { outcome: 'bad_request', code: 'voice_not_found' }],
     ['403 only_for_creator+', 403, {}, elErr('only_for_creator+'), { outcome: 'bad_request', code: 'only_for_creator+' }],
+    ['401 missing_permissions (restricted key): not an invalid key', 401, {}, elErr('missing_permissions', 'The API key you used is missing the permission text_to_speech to execute this operation.'), { outcome: 'key_forbidden', code: 'missing_permissions' }],
+    ['403 missing_permissions', 403, {}, elErr('missing_permissions'), { outcome: 'key_forbidden', code: 'missing_permissions' }],
+    ['403 other', 403, {}, elErr('something_else'), { outcome: 'key_forbidden', code: 'upstream_error' }],
     ['422 validation', 422, {}, { detail: [{ loc: ['body', 'text'], msg: 'field required', type: 'value_error.missing' }] }, { outcome: 'bad_request' }],
   ]);
 });
@@ -68,7 +83,8 @@ describe('fal.ai (docs/providers.md §3, §5)', () => {
     ['401 no user found', 401, {}, { detail: 'No user found for Key ID and Secret' }, { outcome: 'invalid_key' }],
     ['403 exhausted balance', 403, {}, { detail: 'User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing.' }, { outcome: 'quota_exhausted' }],
     ['403 admin lock', 403, {}, { detail: 'User is locked. Reason: Admin lock.' }, { outcome: 'quota_exhausted' }],
-    ['403 other', 403, {}, { detail: 'Forbidden' }, { outcome: 'bad_request' }],
+    ['403 other: this key, not the account', 403, {}, { detail: 'Forbidden' }, { outcome: 'key_forbidden', code: 'forbidden' }],
+    ['403 app not allowed for this key', 403, {}, { detail: 'Access denied: this key is not allowed to use the application fal-ai/flux/dev.' }, { outcome: 'key_forbidden' }],
     ['429 concurrency', 429, {}, { detail: 'Too many concurrent requests' }, { outcome: 'rate_limited' }],
     ['503 runner_scheduling_failure', 503, { 'x-fal-error-type': 'runner_scheduling_failure' }, { detail: 'no runner', error_type: 'runner_scheduling_failure' }, { outcome: 'overloaded', code: 'runner_scheduling_failure' }],
     ['502 runner_incomplete_response', 502, {}, { detail: 'x', error_type: 'runner_incomplete_response' }, { outcome: 'overloaded' }],
@@ -94,7 +110,8 @@ describe('Kling (docs/providers.md §4, §5)', () => {
     ['429 1100 account exception', 429, {}, kl(1100), { outcome: 'quota_exhausted' }],
     ['429 1101 arrears', 429, {}, kl(1101), { outcome: 'quota_exhausted' }],
     ['429 1102 resource pack exhausted', 429, {}, kl(1102), { outcome: 'quota_exhausted' }],
-    ['403 1103 no permission', 403, {}, kl(1103), { outcome: 'invalid_key' }],
+    ['403 1103 no permission for the API or model', 403, {}, kl(1103), { outcome: 'key_forbidden', code: 'kling_1103' }],
+    ['403 without a known code', 403, {}, '', { outcome: 'key_forbidden' }],
     ['429 1304 IP whitelist', 429, {}, kl(1304), { outcome: 'invalid_key' }],
     ['429 1302 rate limit', 429, {}, kl(1302), { outcome: 'rate_limited', code: 'kling_1302' }],
     ['429 1303 parallel tasks over limit', 429, {}, kl(1303, 'parallel task over resource pack limit'), { outcome: 'rate_limited' }],
@@ -107,4 +124,46 @@ describe('Kling (docs/providers.md §4, §5)', () => {
     ['429 without a body', 429, {}, '', { outcome: 'rate_limited' }],
     ['502 without a body', 502, {}, '', { outcome: 'overloaded' }],
   ]);
+});
+
+/**
+ * Keys look like identifiers (`sk-…`, `sk_…`, `AK…`, fal's `uuid:hex` halves): a provider — or
+ * anything on the path — that puts one in a code field must not have it passed on. Only codes a
+ * vendor's classifier declares it knows reach clients and logs; any other is `upstream_error`.
+ */
+describe('a key in a provider-controlled code field never becomes the code', () => {
+  const CANARIES = {
+    openaiProject: 'sk-proj-Q7vLmZ2xTr9KpW4sNc8HbJ3yFg6DaE1uVo5iRt0MkXqP',
+    openaiLegacy: 'sk-Zr4TbQ9wLx2NcV7mKp3JhS8dFy6GaU1eWo5iPt0RkMnBvC',
+    elevenlabs: 'sk_3fa9c2e7b1d84f60a5c9e2b7d1f48a3c6e9b2d7f1a4c8e5b',
+    falId: '5b7e2c1a-9d3f-7a4b-8c6d-2e9f1a3b5c7d',
+    falSecret: 'e4c9a2f7b1d6e3a8c5f2b9d4e7a1c6f3',
+    klingAccess: 'AKLEAKZ4Qm8TvN2pRx7WcY5hJd3Fs9Gb',
+    klingSecret: 'KsEc4Rt7Yu1Io9Pa3Sd6Fg2Hj8Kl5Zx0Cv',
+  };
+  const keyLike = Object.values(CANARIES);
+  const answers: [string, Classifier, (k: string) => { body: unknown; headers?: Record<string, string> }][] = [
+    ['OpenAI error.code', classifyOpenAI, (k) => ({ body: oaiErr(k, 'x y') })],
+    ['OpenAI error.type', classifyOpenAI, (k) => ({ body: { error: { message: k, type: k, param: k, code: null } } })],
+    ['ElevenLabs detail.status', classifyElevenLabs, (k) => ({ body: { detail: { status: k, message: k } } })],
+    ['ElevenLabs detail.code', classifyElevenLabs, (k) => ({ body: { detail: { code: k, message: k } } })],
+    ['fal error_type', classifyFal, (k) => ({ body: { detail: k, error_type: k } })],
+    ['fal X-Fal-Error-Type', classifyFal, (k) => ({ body: { detail: k }, headers: { 'x-fal-error-type': k } })],
+    ['Kling code (a string)', classifyKling, (k) => ({ body: { code: k, message: k, request_id: k } })],
+  ];
+  const cases = answers.flatMap(([field, classify, make]) => [400, 401, 403, 404, 422, 429, 500, 503].flatMap((status) => keyLike.map((k) => [field, status, classify, make(k), k] as const)));
+  test.each(cases)('%s at %i', (_field, status, classify, answer, key) => {
+    const c = classify({ status, headers: answer.headers ?? {}, body: answer.body }, NOW);
+    expect(JSON.stringify(c)).not.toContain(key.slice(0, 6));
+    if (c.code !== undefined) expect(c.code).toMatch(/^(upstream_error|[a-z_+]+|kling_\d+)$/);
+  });
+
+  test('knownCode: the first known candidate; upstream_error for anything else sent; undefined for nothing', () => {
+    const known = new Set(['rate_limit_exceeded', 'requests']);
+    expect(knownCode(known, 'rate_limit_exceeded', 'requests')).toBe('rate_limit_exceeded');
+    expect(knownCode(known, CANARIES.openaiLegacy, 'requests')).toBe('requests');
+    expect(knownCode(known, CANARIES.openaiLegacy, null)).toBe('upstream_error');
+    expect(knownCode(known, 42)).toBe('upstream_error');
+    expect(knownCode(known, null, undefined, '')).toBeUndefined();
+  });
 });

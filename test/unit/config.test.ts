@@ -31,6 +31,36 @@ describe('key lists from the environment', () => {
     expect((error as Error).message).not.toContain('secretvalue123');
   });
 
+  // Control (Cc) and format (Cf) characters are invisible in a console or a pasted secret: a key
+  // carrying one would fail every call with no visible cause.
+  test.each<[string, string, string]>([
+    ['NUL', 'sk-secretvalue123\u0000', 'U+0000) at character 19'],
+    ['zero-width space', 'sk-secret\u200Bvalue123', 'U+200B) at character 11'],
+    ['zero-width joiner', '\u200Dsk-secretvalue123', 'U+200D) at character 2'],
+    ['soft hyphen (Cf)', 'sk-secret\u00ADvalue123', 'U+00AD) at character 11'],
+    ['right-to-left mark (Cf)', 'sk-secretvalue123\u200F', 'U+200F) at character 19'],
+    ['DEL (Cc)', 'sk-secret\u007Fvalue123', 'U+007F) at character 11'],
+    ['C1 control NEL', 'sk-secret\u0085value123', 'U+0085) at character 11'],
+    ['escape', '\u001B[0msk-secretvalue123', 'U+001B) at character 2'],
+  ])('a key with %s fails start-up naming the variable, entry, character and position — never the key', (_name, bad, where) => {
+    let error: unknown;
+    try {
+      loadConfig({ OPENAI_API_KEYS: `sk-fine-one, ${bad}` });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    // The position counts the characters of the entry as written (its leading blank included).
+    expect(message).toBe(`OPENAI_API_KEYS entry 2 is malformed: it contains an invisible character (${where}`);
+    expect(message).not.toContain('secret');
+    expect(message).not.toContain('value123');
+  });
+
+  test('a trailing newline or tab is whitespace and still trimmed away', () => {
+    expect(keysFromEnv({ OPENAI_API_KEYS: 'sk-a\n, sk-b\t' }, 'openai')).toEqual(['sk-a', 'sk-b']);
+  });
+
   test('positions count raw entries, so an operator can find the bad one', () => {
     expect(() => parseKeyList('a:b,,c', 'KLING_API_KEYS', 'A:S')).toThrow('KLING_API_KEYS entry 3 is malformed');
   });

@@ -13,7 +13,7 @@ import { KeyLease } from '../../lambda/keys/key-lease';
 const SETTINGS: RotationSettings = { requestDeadlineMs: 10_000, deadlineMarginMs: 0, maxAttempts: 6, maxWaitMs: 1_000, backoffBaseMs: 200, backoffCapMs: 4_000 };
 const NOW = 1_000_000;
 const state = (over: Partial<LoopState> = {}): LoopState => ({
-  now: NOW, deadline: NOW + 10_000, attempts: 1, retries: 0, waitedMs: 0, lastFailure: { kind: 'upstream_failed' }, lastWasRateLimit: false, replaySafe: true, ...over,
+  now: NOW, deadline: NOW + 10_000, attempts: 1, retries: 0, waitedMs: 0, lastFailure: { kind: 'upstream_failed' }, lastWasRateLimit: false, everyKeyRefused: false, replaySafe: true, ...over,
 });
 const after = (result: AttemptResult, s: Partial<LoopState> = {}, jitter = 0.5) => decide({ kind: 'attempted', result, jitter }, state(s), SETTINGS);
 
@@ -28,6 +28,7 @@ const ANSWERS: Record<string, [Classifier, Record<Outcome, { status: number; bod
     rate_limited: { ...oai(429, 'rate_limit_exceeded', 'requests'), headers: { 'retry-after': '20' } },
     quota_exhausted: oai(429, 'insufficient_quota', 'insufficient_quota'),
     invalid_key: oai(401, 'invalid_api_key'),
+    key_forbidden: { status: 401, body: { error: { message: 'You have insufficient permissions for this operation. Missing scopes: api.model.audio.request.', type: 'invalid_request_error', param: null, code: null } } },
     overloaded: oai(503, null, 'server_error'),
     bad_request: oai(400, 'string_above_max_length'),
   }],
@@ -36,6 +37,7 @@ const ANSWERS: Record<string, [Classifier, Record<Outcome, { status: number; bod
     rate_limited: xi(429, 'too_many_concurrent_requests'),
     quota_exhausted: xi(401, 'quota_exceeded'),
     invalid_key: xi(401, 'invalid_api_key'),
+    key_forbidden: xi(401, 'missing_permissions'),
     overloaded: xi(429, 'system_busy'),
     bad_request: xi(400, 'voice_not_found'),
   }],
@@ -44,6 +46,7 @@ const ANSWERS: Record<string, [Classifier, Record<Outcome, { status: number; bod
     rate_limited: { status: 429, body: { detail: 'concurrency' } },
     quota_exhausted: { status: 403, body: { detail: 'User is locked. Reason: Exhausted balance.' } },
     invalid_key: { status: 401, body: { detail: 'Unauthorized' } },
+    key_forbidden: { status: 403, body: { detail: 'Access denied: this key is not allowed to use the application fal-ai/flux/dev.' } },
     overloaded: { status: 500, body: { detail: 'runner error' } },
     bad_request: { status: 422, body: { detail: [{ loc: ['body', 'prompt'], msg: 'required' }] } },
   }],
@@ -52,6 +55,7 @@ const ANSWERS: Record<string, [Classifier, Record<Outcome, { status: number; bod
     rate_limited: kl(429, 1302),
     quota_exhausted: kl(429, 1102),
     invalid_key: kl(401, 1000),
+    key_forbidden: kl(403, 1103),
     overloaded: kl(500, 5000),
     bad_request: kl(400, 1201),
   }],
@@ -62,6 +66,8 @@ const EXPECTED: Record<Outcome, (a: Action) => void> = {
   rate_limited: (a) => expect(a).toMatchObject({ kind: 'switch_key', mark: 'rate_limited', failure: { kind: 'upstream_failed' } }),
   quota_exhausted: (a) => expect(a).toMatchObject({ kind: 'switch_key', mark: 'quota_exhausted' }),
   invalid_key: (a) => expect(a).toMatchObject({ kind: 'switch_key', mark: 'invalid_key' }),
+  // Out of this provider only; should the keys run out on refusals, the refusal is the answer.
+  key_forbidden: (a) => expect(a).toMatchObject({ kind: 'switch_key', mark: 'key_forbidden', failure: { kind: 'upstream_rejected', status: expect.any(Number) } }),
   // random 0.5 of min(4000, 200·2^0): 100 ms, unless the provider asked for longer.
   overloaded: (a) => expect(a).toMatchObject({ kind: 'back_off', failure: { kind: 'upstream_failed' } }),
   bad_request: (a) => expect(a).toMatchObject({ kind: 'fail', failure: { kind: 'upstream_rejected' } }),
@@ -104,6 +110,9 @@ describe('before an attempt: budget, deadline and the pool', () => {
     ['attempts left, time left → pick', { kind: 'next' }, {}, { kind: 'pick' }],
     ['out of attempts after provider errors → the last failure', { kind: 'next' }, { attempts: 6, lastFailure: { kind: 'upstream_failed', code: 'server_error' } }, { kind: 'fail', failure: { kind: 'upstream_failed', code: 'server_error' } }],
     ['out of attempts on rate limits → 429 with the pool\'s Retry-After', { kind: 'next' }, { attempts: 6, lastWasRateLimit: true }, { kind: 'fail_all_cooling' }],
+    ['every key refused the same way → the refusal, not another attempt', { kind: 'next' }, { everyKeyRefused: true, lastFailure: { kind: 'upstream_rejected', status: 403, code: 'model_not_found' } }, { kind: 'fail', failure: { kind: 'upstream_rejected', status: 403, code: 'model_not_found' } }],
+    ['out of attempts on refusals → the last refusal', { kind: 'next' }, { attempts: 6, lastFailure: { kind: 'upstream_rejected', status: 401, code: 'missing_scope' } }, { kind: 'fail', failure: { kind: 'upstream_rejected', status: 401, code: 'missing_scope' } }],
+    ['refused by some keys, the others disabled or kept out → no_usable_key', { kind: 'picked', pick: { kind: 'none' } }, { lastFailure: { kind: 'upstream_rejected', status: 401, code: 'missing_scope' } }, { kind: 'fail', failure: { kind: 'no_usable_key' } }],
     ['no time for an attempt, none made → deadline_exceeded', { kind: 'next' }, { attempts: 0, deadline: NOW + 100 }, { kind: 'fail', failure: { kind: 'deadline_exceeded' } }],
     ['no time left after attempts → the last failure', { kind: 'next' }, { deadline: NOW + 100 }, { kind: 'fail', failure: { kind: 'upstream_failed' } }],
     ['a key → attempt', { kind: 'picked', pick: key }, {}, { kind: 'attempt' }],

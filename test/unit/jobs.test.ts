@@ -1,6 +1,7 @@
 import { progressOf } from '../../lambda/jobs/progress';
 import { isJobId, newJobId } from '../../lambda/jobs/store';
-import { klingTaskResult, redactTokens } from '../../lambda/providers/kling/video';
+import { klingTaskResult } from '../../lambda/providers/kling/video';
+import { redactProviderText } from '../../lambda/domain';
 import { klingJwt, KlingTokens } from '../../lambda/providers/kling/tokens';
 import { falQueueAppPath, falStableAudio } from '../../lambda/providers/fal/stable-audio';
 import { verifyKlingJwt } from '../../scripts/sandbox';
@@ -68,9 +69,11 @@ describe('Kling', () => {
 
   test('failure text keeps its meaning but loses anything shaped like a key or token', () => {
     const jwtish = 'eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJBSzEifQ.sig';
-    const msg = redactTokens(`review failed for key sk-proj-abcdefghijklmnopqrstuvwxyz0123 token ${jwtish}`);
+    const msg = redactProviderText(`review failed for key sk-proj-abcdefghijklmnopqrstuvwxyz0123 token ${jwtish}`);
     expect(msg).toBe('review failed for key [redacted] token [redacted]');
-    expect(redactTokens('The prompt did not pass the content review.')).toBe('The prompt did not pass the content review.');
+    // Short, masked keys were let through by a length rule alone.
+    expect(redactProviderText('key sk-LEAKCA****N2 refused')).toBe('key [redacted] refused');
+    expect(redactProviderText('The prompt did not pass the content review.')).toBe('The prompt did not pass the content review.');
   });
 
   test('tokens follow the key, not its position: a rebuilt key list never signs with a removed key', async () => {

@@ -178,3 +178,113 @@ test('concurrent 429s on one key count one strike: the default cooldown does not
   // A 429 after the key came back is a real second strike.
   expect(pool.markRateLimited(k)).toBe(2 * DEFAULT_COOLDOWN_POLICY.defaultCooldownMs);
 });
+
+describe('KeyPool: a key kept out of one provider (refused access there)', () => {
+  const D = DEFAULT_COOLDOWN_POLICY.disableMs;
+  const tts = 'openai-tts';
+  const img = 'openai-image';
+  const picks = (pool: KeyPool, provider: string, n: number) =>
+    Array.from({ length: n }, () => {
+      const p = pool.pick(provider);
+      return p.kind === 'key' ? p.lease.id : p.kind;
+    });
+
+  test('skipped for that provider only; the other provider keeps its round-robin over all keys', () => {
+    const { pool } = poolOf(3);
+    expect(pool.markForbidden(lease(pool, 'openai#2'), tts, '401:missing_scope')).toEqual({ forMs: D, everyKey: false });
+    expect(picks(pool, tts, 4)).toEqual(['openai#1', 'openai#3', 'openai#1', 'openai#3']);
+    expect(picks(pool, img, 3)).toEqual(['openai#1', 'openai#2', 'openai#3']);
+    expect(pool.counts(tts)).toEqual({ total: 3, available: 2, cooling: 0, disabled: 1 });
+    expect(pool.counts(img)).toEqual({ total: 3, available: 3, cooling: 0, disabled: 0 });
+    expect(pool.counts()).toEqual({ total: 3, available: 3, cooling: 0, disabled: 0 });
+    expect(pool.view()[1]).toMatchObject({ state: 'usable', forbidden: { [tts]: expect.any(Number) } });
+  });
+
+  test('back after the disable interval; refused again, out twice as long; serving the provider resets that', () => {
+    const { pool, advance } = poolOf(2);
+    const k = lease(pool, 'openai#1');
+    pool.markForbidden(k, tts, '403:model_not_found');
+    advance(D - 1);
+    expect(picks(pool, tts, 2)).toEqual(['openai#2', 'openai#2']);
+    advance(1);
+    expect(picks(pool, tts, 2).sort()).toEqual(['openai#1', 'openai#2']);
+    expect(pool.markForbidden(k, tts, '403:model_not_found').forMs).toBe(2 * D);
+    advance(2 * D);
+    pool.markOk(k, tts);
+    expect(pool.markForbidden(k, tts, '403:model_not_found').forMs).toBe(D);
+  });
+
+  test('concurrent refusals of one key count once', () => {
+    const { pool, advance } = poolOf(2);
+    const k = lease(pool, 'openai#1');
+    pool.markForbidden(k, tts, '401:missing_scope');
+    advance(10);
+    expect(pool.markForbidden(k, tts, '401:missing_scope')).toEqual({ forMs: D - 10, everyKey: false });
+  });
+
+  test('every key that can answer refused the same way: the request is at fault, every key is let back', () => {
+    const { pool } = poolOf(3);
+    pool.markDisabled(lease(pool, 'openai#3'), 'invalid_key');
+    expect(pool.markForbidden(lease(pool, 'openai#1'), tts, '403:model_not_found').everyKey).toBe(false);
+    expect(pool.markForbidden(lease(pool, 'openai#2'), tts, '403:model_not_found')).toEqual({ forMs: 0, everyKey: true });
+    expect(picks(pool, tts, 2)).toEqual(['openai#1', 'openai#2']);
+    expect(pool.counts(tts)).toEqual({ total: 3, available: 2, cooling: 0, disabled: 1 });
+  });
+
+  test('refusals of different kinds are the keys\': they stay out, and the provider has no key', () => {
+    const { pool } = poolOf(2);
+    pool.markForbidden(lease(pool, 'openai#1'), tts, '401:missing_scope');
+    expect(pool.markForbidden(lease(pool, 'openai#2'), tts, '403:model_not_found').everyKey).toBe(false);
+    expect(pool.pick(tts)).toEqual({ kind: 'none' });
+    expect(pool.nextUsableInMs(tts)).toBeUndefined();
+    expect(pool.pick(img)).toMatchObject({ kind: 'key' });
+  });
+
+  test('kept out of one provider and cooling for the vendor: each ends on its own clock', () => {
+    const { pool, advance } = poolOf(2);
+    const k = lease(pool, 'openai#1');
+    pool.markForbidden(k, tts, '401:missing_scope');
+    pool.markRateLimited(k, 10_000);
+    pool.markRateLimited(lease(pool, 'openai#2'), 20_000);
+    // For tts the forbidden key is no help: the wait is for the other one.
+    expect(pool.pick(tts)).toEqual({ kind: 'wait', waitMs: 20_000 });
+    expect(pool.pick(img)).toEqual({ kind: 'wait', waitMs: 10_000 });
+    advance(10_000);
+    expect(picks(pool, img, 1)).toEqual(['openai#1']);
+    expect(pool.pick(tts)).toEqual({ kind: 'wait', waitMs: 10_000 });
+    advance(D);
+    expect(picks(pool, tts, 2).sort()).toEqual(['openai#1', 'openai#2']);
+  });
+
+  test('an exclusion ending while the key cools: back only when the cooldown ends too', () => {
+    const { pool, advance } = poolOf(1);
+    const k = lease(pool, 'openai#1');
+    pool.markForbidden(k, tts, '401:missing_scope');
+    advance(D - 1_000);
+    pool.markRateLimited(k, 5_000);
+    advance(1_000);
+    expect(pool.pick(tts)).toEqual({ kind: 'wait', waitMs: 4_000 });
+    advance(4_000);
+    expect(picks(pool, tts, 1)).toEqual(['openai#1']);
+  });
+
+  test('a rebuilt pool (secret updated) keeps the exclusion under the key\'s new id', () => {
+    const { pool } = poolOf(2);
+    pool.markForbidden(lease(pool, 'openai#1'), tts, '401:missing_scope');
+    const next = pool.rebuilt(['sk-test-new', 'sk-test-1']);
+    expect(picks(next, tts, 2)).toEqual(['openai#1', 'openai#1']);
+    expect(next.view()[1]).toMatchObject({ id: 'openai#2', forbidden: { [tts]: expect.any(Number) } });
+  });
+
+  test('1000 keys, half kept out of one provider: 200 k picks for it, each a key it may use', () => {
+    let now = 0;
+    const pool = new KeyPool('openai', Array.from({ length: 1000 }, (_, i) => `sk-bench-${i}`), () => now);
+    for (let i = 1; i <= 1000; i += 2) pool.markForbidden(pool.leaseById(`openai#${i}`)!, tts, '401:missing_scope');
+    for (let i = 0; i < 200_000; i++) {
+      now += 1;
+      const p = pool.pick(tts);
+      if (p.kind !== 'key' || Number(p.lease.id.split('#')[1]) % 2 !== 0) throw new Error(`pick ${i}: ${JSON.stringify(p)}`);
+    }
+    expect(pool.counts(tts)).toMatchObject({ available: 500, disabled: 500 });
+  });
+});

@@ -127,6 +127,28 @@ test('quota exhausted: the key is disabled for every later request', async () =>
   expect(log.lines.find((l) => l.message === 'key rotated')?.fields).toMatchObject({ reason: 'quota_exhausted', fromKey: 'openai#1', toKey: 'openai#2' });
 });
 
+const missingScope: Scripted = { status: 401, body: { error: { message: 'You have insufficient permissions for this operation. Missing scopes: api.model.audio.request.', type: 'invalid_request_error', param: null, code: null } } };
+const noModel: Scripted = { status: 403, body: { error: { message: 'Project `proj_x` does not have access to model `tts-1`', type: 'invalid_request_error', param: null, code: 'model_not_found' } } };
+
+test('a key refused this operation: rotated at once, kept out of this provider for later requests, not disabled', async () => {
+  const { run, pool, log, slept } = setup(['sk-a', 'sk-b']);
+  script = [() => missingScope];
+  for (let i = 0; i < 4; i++) expect(await run()).toMatchObject({ ok: true });
+  expect(calls).toEqual(['sk-a', 'sk-b', 'sk-b', 'sk-b', 'sk-b']);
+  expect(slept).toEqual([]);
+  expect(pool.counts('openai-tts')).toMatchObject({ available: 1, disabled: 1 });
+  expect(pool.counts('openai-image')).toMatchObject({ available: 2, disabled: 0 });
+  expect(log.lines.find((l) => l.message === 'key disabled')?.fields).toMatchObject({ provider: 'openai-tts', key: 'openai#1', reason: 'key_forbidden' });
+  expect(log.lines.find((l) => l.message === 'key rotated')?.fields).toMatchObject({ reason: 'key_forbidden', fromKey: 'openai#1', toKey: 'openai#2' });
+});
+
+test('every key refused the same way → the refusal is the answer, after one call per key; the keys stay in', async () => {
+  const { run, pool } = setup(['sk-a', 'sk-b', 'sk-c']);
+  script = [() => noModel, () => noModel, () => noModel];
+  expect(await run()).toEqual({ ok: false, attempts: 3, failure: { kind: 'upstream_rejected', code: 'model_not_found', status: 403 } });
+  expect(pool.counts('openai-tts')).toMatchObject({ available: 3, disabled: 0 });
+});
+
 test('invalid key on the only key → no_usable_key', async () => {
   const { run } = setup(['sk-a']);
   script = [() => ({ status: 401, body: { error: { message: 'Incorrect API key provided: sk-a', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } } })];

@@ -40,6 +40,9 @@ describe('parseSecretKeys', () => {
     ['a Kling entry without a colon', '{"kling":["AK:SK","LEAKEDSECRET"]}', /field "kling" entry 2 is malformed: expected ACCESS_KEY:SECRET_KEY/],
     ['a Kling entry with an empty half', '{"kling":"AK:SK,,LEAKED:"}', /field "kling" entry 3 is malformed/],
     ['a fal entry without a colon', '{"fal":["LEAKEDFALKEY"]}', /field "fal" entry 1 is malformed: expected KEY_ID:KEY_SECRET/],
+    ['a NUL inside a key', '{"openai":["sk-ok","sk-LEAKED\\u0000x"]}', /field "openai" entry 2 is malformed: it contains an invisible character \(U\+0000\) at character 10$/],
+    ['a zero-width space in a Kling secret', '{"kling":["AK:SK\\u200bLEAKED"]}', /field "kling" entry 1 is malformed: it contains an invisible character \(U\+200B\) at character 6$/],
+    ['a BOM inside a comma-separated string', '{"elevenlabs":"el-LEAKED-1,el\\ufeffLEAKED"}', /field "elevenlabs" entry 2 is malformed: it contains an invisible character \(U\+FEFF\) at character 3$/],
   ];
   it.each(bad)('rejects %s, naming the field and position but not the value', (_name, json, message) => {
     let error: unknown;

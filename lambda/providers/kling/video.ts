@@ -1,15 +1,12 @@
-import { Created, InvalidRequest, JobAdapter, JobRecord, KeyCredential, MalformedAnswer, PollPlan, PollResult, VideoInput, VideoRequest } from '../../domain';
+import {
+  Created, InvalidRequest, JobAdapter, JobRecord, KeyCredential, MalformedAnswer, PollPlan, PollResult, redactProviderText, VideoInput, VideoRequest,
+} from '../../domain';
 import { obj } from '../http/json';
 import { tooLong } from '../rules';
 import type { JobProvider } from '../types';
 import { KlingTokens } from './tokens';
 
 export const KLING_VIDEO_MODELS = ['kling-v1', 'kling-v1-6', 'kling-v2-master', 'kling-v2-1-master'] as const;
-
-/** Long runs of key-like characters (API keys, JWT parts, secrets) become `[redacted]`. */
-export function redactTokens(text: string): string {
-  return text.replace(/[A-Za-z0-9_\-.:=+/]{20,}/g, '[redacted]');
-}
 
 /** Kling status → ours: submitted → queued, processing → in_progress, succeed → completed, failed → failed. */
 export function klingTaskResult(data: Record<string, unknown> | undefined): PollResult {
@@ -18,8 +15,9 @@ export function klingTaskResult(data: Record<string, unknown> | undefined): Poll
   if (status === 'processing') return { status: 'in_progress' };
   if (status === 'failed') {
     // The provider's reason is what the client needs (the job resource shows it), but upstream text may echo
-    // credentials: anything shaped like a key or token is redacted, and the length is bounded.
-    const msg = typeof data?.task_status_msg === 'string' ? redactTokens(data.task_status_msg.slice(0, 500)) : 'The provider failed the generation.';
+    // credentials: anything shaped like a key or token is redacted here, the length is bounded, and the
+    // job service removes any fragment of our own keys before the record is stored or shown.
+    const msg = typeof data?.task_status_msg === 'string' ? redactProviderText(data.task_status_msg.slice(0, 500)) : 'The provider failed the generation.';
     return { status: 'failed', error: { code: 'generation_failed', message: msg } };
   }
   if (status === 'succeed') {
