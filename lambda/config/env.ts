@@ -18,9 +18,16 @@ export interface GatewayConfig {
   cooldown: CooldownPolicy;
   /** Health recording to DynamoDB (HEALTH_RECORDING=off disables it: escape hatch and benchmark baseline). */
   healthRecording: boolean;
-  jobs: { minPollIntervalMs: number; pollTimeoutMs: number };
+  jobs: JobConfig;
   /** Fleet-wide key state through DynamoDB (KEY_STATE_SHARING=off: each instance on its own). */
   keyStateSharing: { enabled: boolean; refreshIntervalMs: number; waitBudgetMs: number };
+}
+
+export interface JobConfig {
+  minPollIntervalMs: number;
+  pollTimeoutMs: number;
+  /** How long a job in state `unknown` stays so when the provider does not know its task (it may still be arriving). */
+  unknownGraceMs: number;
 }
 
 export class ConfigError extends OwnError {
@@ -92,6 +99,7 @@ const envSchema = z.object({
   KEY_STATE_WAIT_MS: int(20, 0),
   JOB_POLL_MIN_INTERVAL_MS: int(2_000, 0),
   JOB_POLL_TIMEOUT_MS: int(5_000, 100),
+  JOB_UNKNOWN_GRACE_MS: int(60_000, 0),
   COOLDOWN_DEFAULT_MS: int(C.defaultCooldownMs, 1),
   COOLDOWN_MAX_MS: int(C.maxCooldownMs, 1),
   KEY_DISABLE_MS: int(C.disableMs, 1),
@@ -128,7 +136,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     },
     healthRecording: e.HEALTH_RECORDING,
     keyStateSharing: { enabled: e.KEY_STATE_SHARING, refreshIntervalMs: e.KEY_STATE_REFRESH_MS, waitBudgetMs: e.KEY_STATE_WAIT_MS },
-    jobs: { minPollIntervalMs: e.JOB_POLL_MIN_INTERVAL_MS, pollTimeoutMs: e.JOB_POLL_TIMEOUT_MS },
+    jobs: { minPollIntervalMs: e.JOB_POLL_MIN_INTERVAL_MS, pollTimeoutMs: e.JOB_POLL_TIMEOUT_MS, unknownGraceMs: e.JOB_UNKNOWN_GRACE_MS },
     cooldown: { ...C, defaultCooldownMs: e.COOLDOWN_DEFAULT_MS, maxCooldownMs: e.COOLDOWN_MAX_MS, disableMs: e.KEY_DISABLE_MS },
   };
 }

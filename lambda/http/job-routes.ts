@@ -9,7 +9,7 @@ import { HttpError } from './errors';
 import { answer } from './media-routes';
 import { parseAudioGeneration, parseVideo } from './validation';
 
-/** The job resource as clients see it (OpenAI videos shape). */
+/** The job resource as clients see it (OpenAI videos shape; `status` may also be `unknown`). */
 export function jobView(job: JobRecord, now: number): Record<string, unknown> {
   return {
     id: job.id,
@@ -34,11 +34,16 @@ type Adapter = JobAdapter<{ model: string; prompt: string }>;
 /** Each job provider's adapter, by provider id (built once, at start-up, from the registry). */
 export type JobAdapters = ReadonlyMap<string, Adapter>;
 
+export interface JobRouteContext {
+  clock: Clock;
+  log: Log;
+}
+
 /**
  * POST /v1/videos, GET /v1/videos/{id}, GET /v1/videos/{id}/content,
  * POST /v1/audio/generations, GET /v1/audio/generations/{id}.
  */
-export function jobRoutes(jobs: JobService, adapters: JobAdapters, ctx: { clock: Clock; log: Log }): Route[] {
+export function jobRoutes(jobs: JobService, adapters: JobAdapters, ctx: JobRouteContext): Route[] {
   const { clock } = ctx;
   const load = (object: JobObject, call: Call) => loadJob(jobs, adapters, object, call, ctx.log);
   const headers = (job: JobRecord, calls: number) => ({ 'x-nanobot-provider': job.provider, 'x-nanobot-attempts': String(calls) });
@@ -47,17 +52,10 @@ export function jobRoutes(jobs: JobService, adapters: JobAdapters, ctx: { clock:
     const { job, calls } = await load(object, call);
     return view(job, calls);
   };
-  const create = async (call: Call, parse: typeof parseVideo) => {
-    const { serving, req } = parse(jsonBody(call.event));
-    const r = await jobs.create(adapters.get(serving.id) as Adapter, req, serving.meta(req), call.deadline);
-    return answer(call, serving.id, r, (job) => view(job));
-  };
+  const create = (call: Call, parse: typeof parseVideo) => createJob(jobs, adapters, call, parse, (job) => view(job));
 
   return [
-    {
-      ...ROUTES.createVideo,
-      handle: (call) => create(call, parseVideo),
-    },
+    { ...ROUTES.createVideo, handle: (call) => create(call, parseVideo) },
     { ...ROUTES.getVideo, handle: (call) => show('video', call) },
     {
       ...ROUTES.videoContent,
@@ -68,12 +66,16 @@ export function jobRoutes(jobs: JobService, adapters: JobAdapters, ctx: { clock:
         throw new HttpError(409, 'invalid_request_error', 'video_not_ready', `Video ${job.id} is ${job.status}; its content is available once it is completed.`, 'id');
       },
     },
-    {
-      ...ROUTES.createAudioGeneration,
-      handle: (call) => create(call, parseAudioGeneration),
-    },
+    { ...ROUTES.createAudioGeneration, handle: (call) => create(call, parseAudioGeneration) },
     { ...ROUTES.getAudioGeneration, handle: (call) => show('audio.generation', call) },
   ];
+}
+
+/** POST: validated, then created through the rotation loop. */
+async function createJob(jobs: JobService, adapters: JobAdapters, call: Call, parse: typeof parseVideo, view: (job: JobRecord) => APIGatewayProxyResult): Promise<APIGatewayProxyResult> {
+  const { serving, req } = parse(jsonBody(call.event));
+  const r = await jobs.create(adapters.get(serving.id) as Adapter, req, serving.meta(req), call.deadline);
+  return answer(call, serving.id, r, (job) => view(job));
 }
 
 /** A job of this route by the call's id: 404 for an id this route cannot have made, 503 while unreadable. */

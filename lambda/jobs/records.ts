@@ -1,0 +1,61 @@
+import { Created, JobAdapter, JobRecord, KeyCredential, Operation, RotationResult } from '../domain';
+import type { PollAnswer } from './poll';
+
+/** What the record-building helpers need of the service's settings. */
+export interface RecordSettings {
+  /** How long an `unknown` job the provider does not know stays unknown (its creation may still be arriving). */
+  unknownGraceMs: number;
+}
+
+/**
+ * Wraps a creation operation to remember the key of the last request it built and whether an
+ * answer to it arrived: when the rotation loop gives up on an attempt whose outcome is unknown,
+ * this says which key may own a task at the provider.
+ */
+export function trackAnswers(op: Operation<Created>): { op: Operation<Created>; unanswered(): KeyCredential | undefined } {
+  let last: KeyCredential | undefined;
+  let answered = false;
+  return {
+    op: {
+      ...op,
+      request: (key) => {
+        last = key;
+        answered = false;
+        return op.request(key);
+      },
+      classify: (a, now) => {
+        answered = true;
+        return op.classify(a, now);
+      },
+    },
+    unanswered: () => (answered ? undefined : last),
+  };
+}
+
+/** The creation's outcome as a job to record: served, or lost after sending to a provider that can find it by our id. */
+export function createdOrLost(r: RotationResult<Created>, adapter: JobAdapter<unknown>, lostKey: KeyCredential | undefined): { created: Created; keyId: string; keyFingerprint: string } | undefined {
+  if (r.ok) return { created: r.value, keyId: r.keyId, keyFingerprint: r.keyFingerprint };
+  const lost = r.failure.kind === 'outcome_unknown' || r.failure.kind === 'deadline_exceeded';
+  if (!lost || !lostKey || !adapter.findsByJobId) return undefined;
+  return { created: { status: 'unknown' }, keyId: lostKey.id, keyFingerprint: lostKey.fingerprint };
+}
+
+/**
+ * The record after one poll, or undefined when nothing is to be written (the provider could not
+ * say; or an `unknown` job's task is not found yet, within the grace period).
+ */
+export function settle(job: JobRecord, answer: PollAnswer, now: number, s: RecordSettings): JobRecord | undefined {
+  if (!answer) return undefined;
+  const base = { ...job, lastRefreshAt: now };
+  if ('absent' in answer) {
+    if (job.status === 'unknown' && now - job.createdAt < s.unknownGraceMs) return undefined;
+    const message = job.status === 'unknown'
+      ? 'The provider has no task for this job: its creation request never reached the provider. It is safe to create it again.'
+      : 'The provider no longer knows this task.';
+    return { ...base, status: 'failed', completedAt: now, error: { code: 'task_not_found', message } };
+  }
+  if (answer.taskId && !job.providerTaskId) base.providerTaskId = answer.taskId;
+  if (answer.status === 'failed') return { ...base, status: 'failed', completedAt: now, error: answer.error };
+  if (answer.status !== 'completed') return { ...base, status: answer.status };
+  return { ...base, status: 'completed', completedAt: now, url: answer.url };
+}

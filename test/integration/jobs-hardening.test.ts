@@ -1,0 +1,96 @@
+import type { LocalStack } from '../../scripts/local/stack';
+import { Harness, post } from './harness';
+
+/**
+ * Jobs hardening (issue item 5), through the local server against the sandbox over HTTP
+ * and dynalite.
+ */
+jest.setTimeout(60_000);
+const h = new Harness();
+beforeAll(() => h.start({ jobDurationMs: 400 }));
+afterAll(() => h.stop());
+
+let n = 0;
+const rnd = () => Math.random().toString(36).slice(2, 12);
+const klingKey = () => `AKhard${++n}${rnd()}:SKhard${n}${rnd()}${rnd()}`;
+const falKey = () => `falhard${++n}${rnd()}:falsecret${rnd()}${rnd()}`;
+const access = (k: string) => k.split(':')[0];
+const video = (prompt: string) => ({ model: 'kling-v1', prompt });
+
+interface Job { id: string; status: string; url?: string; error: { code: string; message: string } | null }
+
+async function getJob(stack: LocalStack, path: string): Promise<Job> {
+  const res = await fetch(`${stack.url}${path}`);
+  expect(res.status).toBe(200);
+  return (await res.json()) as Job;
+}
+
+async function until(stack: LocalStack, path: string, done: (j: Job) => boolean, tries = 150): Promise<Job> {
+  for (let i = 0; i < tries; i++) {
+    const j = await getJob(stack, path);
+    if (done(j)) return j;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${path} never finished`);
+}
+const terminal = (j: Job) => j.status === 'completed' || j.status === 'failed';
+
+describe('item 5: a creation whose answer is lost is a job in state unknown, resolved by the next poll', () => {
+  test('Kling, answer timed out, task made late: unknown, then found by external_task_id and completed; never created twice', async () => {
+    const key = klingKey();
+    const stack = await h.stack({ kling: [key] }, { REQUEST_DEADLINE_MS: '1200', JOB_POLL_MIN_INTERVAL_MS: '0', JOB_UNKNOWN_GRACE_MS: '20000' });
+    h.sandbox.injectFaults('kling', [{ kind: 'slow_headers', delayMs: 2000, key }]);
+    const res = await post(`${stack.url}/v1/videos`, video('a late answer'));
+    expect(res.status).toBe(200);
+    const j = (await res.json()) as Job;
+    expect(j).toMatchObject({ status: 'unknown', error: null });
+    // The sandbox makes the task only after 2 s: until then the lookup by our id answers 404, and the job stays unknown.
+    expect((await getJob(stack, `/v1/videos/${j.id}`)).status).toBe('unknown');
+    const done = await until(stack, `/v1/videos/${j.id}`, terminal);
+    expect(done).toMatchObject({ status: 'completed', url: expect.stringMatching(/^http/) });
+    const mine = h.sandbox.log().filter((r) => r.key === access(key));
+    expect(mine.filter((r) => r.method === 'POST')).toHaveLength(1);
+    const polls = mine.filter((r) => r.method === 'GET').map((r) => r.path);
+    expect(polls[0]).toBe(`/v1/videos/text2video/${j.id}`);
+    // Found: later polls use Kling's own task id.
+    expect(polls[polls.length - 1]).not.toContain(j.id);
+    await stack.close();
+  });
+
+  test('Kling, connection reset before the task was made: unknown, then failed task_not_found after the grace period; a retry makes one task', async () => {
+    const key = klingKey();
+    const stack = await h.stack({ kling: [key] }, { JOB_POLL_MIN_INTERVAL_MS: '0', JOB_UNKNOWN_GRACE_MS: '300' });
+    h.sandbox.injectFaults('kling', [{ kind: 'reset', key }]);
+    const j = (await (await post(`${stack.url}/v1/videos`, video('reset'))).json()) as Job;
+    expect(j.status).toBe('unknown');
+    const done = await until(stack, `/v1/videos/${j.id}`, terminal);
+    expect(done).toMatchObject({ status: 'failed', error: { code: 'task_not_found', message: expect.stringContaining('safe to create it again') } });
+    expect((await post(`${stack.url}/v1/videos`, video('reset'))).status).toBe(200);
+    expect(h.sandbox.log().filter((r) => r.key === access(key) && r.method === 'POST').map((r) => r.status)).toEqual([0, 200]);
+    await stack.close();
+  });
+
+  test('fal, submit answer unreadable but carrying the request id: unknown, then polled to completion with that id', async () => {
+    const key = falKey();
+    const stack = await h.stack({ fal: [key] }, { JOB_POLL_MIN_INTERVAL_MS: '0' });
+    h.sandbox.injectFaults('fal', [{ kind: 'malformed_json', key, pathIncludes: '/fal-ai/stable-audio' }]);
+    const res = await post(`${stack.url}/v1/audio/generations`, { model: 'fal-ai/stable-audio', prompt: 'calm piano', seconds: 3 });
+    expect(res.status).toBe(200);
+    const j = (await res.json()) as Job;
+    expect(j.status).toBe('unknown');
+    expect(await until(stack, `/v1/audio/generations/${j.id}`, terminal)).toMatchObject({ status: 'completed' });
+    expect(h.sandbox.log().filter((r) => r.key === key && r.method === 'POST')).toHaveLength(1);
+    await stack.close();
+  });
+
+  test('fal, no answer at all: fal cannot look a request up by our id, so 502 outcome_unknown, not replayed', async () => {
+    const key = falKey();
+    const stack = await h.stack({ fal: [key] });
+    h.sandbox.injectFaults('fal', [{ kind: 'reset', key }]);
+    const res = await post(`${stack.url}/v1/audio/generations`, { model: 'fal-ai/stable-audio', prompt: 'lost', seconds: 3 });
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('outcome_unknown');
+    expect(h.sandbox.log().filter((r) => r.key === key && r.method === 'POST')).toHaveLength(1);
+    await stack.close();
+  });
+});
