@@ -28,6 +28,8 @@ export interface JobConfig {
   pollTimeoutMs: number;
   /** How long a job in state `unknown` stays so when the provider does not know its task (it may still be arriving). */
   unknownGraceMs: number;
+  /** Extra hosts result URLs may point at (`MEDIA_URL_HOSTS`): `cdn.x.com` exact, `.x.com` any subdomain. */
+  mediaUrlHosts: string[];
 }
 
 export class ConfigError extends OwnError {
@@ -80,6 +82,24 @@ const url = (fallback: string | undefined) =>
     return raw.replace(/\/+$/, '');
   }));
 
+/** A DNS name of two labels or more, or `.` and one: what `MEDIA_URL_HOSTS` entries may be (never an IP, a scheme or a path). */
+const HOST_RULE = /^\.?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+
+/** `MEDIA_URL_HOSTS`: comma-separated host rules, lower-cased; a bad entry fails start-up by position. */
+const hostList = z.pipe(text, z.transform((raw, ctx) => {
+  const out: string[] = [];
+  for (const [i, entry] of (raw ?? '').split(',').entries()) {
+    const rule = entry.trim().toLowerCase();
+    if (rule === '') continue;
+    if (!HOST_RULE.test(rule)) {
+      ctx.issues.push({ code: 'custom', message: `entry ${i + 1} is not a host name or .suffix (e.g. cdn.example.com, .example.net)`, input: raw });
+      return z.NEVER;
+    }
+    out.push(rule);
+  }
+  return out;
+}));
+
 const C = DEFAULT_COOLDOWN_POLICY;
 
 /** Every variable but the key lists and base URLs (those come from the provider registry). */
@@ -100,6 +120,7 @@ const envSchema = z.object({
   JOB_POLL_MIN_INTERVAL_MS: int(2_000, 0),
   JOB_POLL_TIMEOUT_MS: int(5_000, 100),
   JOB_UNKNOWN_GRACE_MS: int(60_000, 0),
+  MEDIA_URL_HOSTS: hostList,
   COOLDOWN_DEFAULT_MS: int(C.defaultCooldownMs, 1),
   COOLDOWN_MAX_MS: int(C.maxCooldownMs, 1),
   KEY_DISABLE_MS: int(C.disableMs, 1),
@@ -136,7 +157,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     },
     healthRecording: e.HEALTH_RECORDING,
     keyStateSharing: { enabled: e.KEY_STATE_SHARING, refreshIntervalMs: e.KEY_STATE_REFRESH_MS, waitBudgetMs: e.KEY_STATE_WAIT_MS },
-    jobs: { minPollIntervalMs: e.JOB_POLL_MIN_INTERVAL_MS, pollTimeoutMs: e.JOB_POLL_TIMEOUT_MS, unknownGraceMs: e.JOB_UNKNOWN_GRACE_MS },
+    jobs: { minPollIntervalMs: e.JOB_POLL_MIN_INTERVAL_MS, pollTimeoutMs: e.JOB_POLL_TIMEOUT_MS, unknownGraceMs: e.JOB_UNKNOWN_GRACE_MS, mediaUrlHosts: e.MEDIA_URL_HOSTS },
     cooldown: { ...C, defaultCooldownMs: e.COOLDOWN_DEFAULT_MS, maxCooldownMs: e.COOLDOWN_MAX_MS, disableMs: e.KEY_DISABLE_MS },
   };
 }

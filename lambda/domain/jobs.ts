@@ -70,8 +70,17 @@ export interface JobAdapter<Req> {
   create(req: Req, jobId: string): Operation<Created>;
   /** Whether a task can be looked up by our job id (Kling's `external_task_id`) when its creation answer was lost. */
   findsByJobId: boolean;
+  /** Where the provider's result URLs may point: host rules (`cdn.x.com` exact, `.x.com` any subdomain) and exact origins. */
+  media: MediaHosts;
   /** The poll's requests, in order; `interpret` reads each answer and says what to do next. */
   poll(job: JobRecord, key: KeyCredential): PollPlan;
+}
+
+export interface MediaHosts {
+  /** The vendor's documented media hosts; https only. */
+  hosts: readonly string[];
+  /** Origins accepted as they are (scheme and port included): the configured base URLs' own, e.g. the local sandbox. */
+  origins: readonly string[];
 }
 
 export interface PollPlan {

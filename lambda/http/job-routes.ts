@@ -61,6 +61,7 @@ export function jobRoutes(jobs: JobService, adapters: JobAdapters, ctx: JobRoute
       ...ROUTES.videoContent,
       handle: async (call) => {
         const { job, calls } = await load('video', call);
+        // The URL was checked against the media hosts when stored and again just now (load): https on a vendor's host only.
         if (job.status === 'completed' && job.url) return { statusCode: 302, headers: { location: job.url, 'cache-control': 'no-store', ...headers(job, calls) }, body: '' };
         if (job.status === 'failed') throw new HttpError(409, 'invalid_request_error', 'video_failed', `Video ${job.id} failed: it has no content.`, 'id');
         throw new HttpError(409, 'invalid_request_error', 'video_not_ready', `Video ${job.id} is ${job.status}; its content is available once it is completed.`, 'id');

@@ -1,11 +1,16 @@
-import { Created, JobAdapter, JobRecord, KeyCredential, Operation, RotationResult } from '../domain';
+import { Created, JobAdapter, JobRecord, KeyCredential, Log, Operation, RotationResult } from '../domain';
+import { checkMediaUrl } from './media-url';
 import type { PollAnswer } from './poll';
 
 /** What the record-building helpers need of the service's settings. */
 export interface RecordSettings {
   /** How long an `unknown` job the provider does not know stays unknown (its creation may still be arriving). */
   unknownGraceMs: number;
+  /** Extra media hosts (`MEDIA_URL_HOSTS`). */
+  mediaUrlHosts: readonly string[];
 }
+
+const INVALID_MEDIA = { code: 'invalid_media_url', message: 'The provider returned a result URL that is not on an allowed media host, so it is not served.' };
 
 /**
  * Wraps a creation operation to remember the key of the last request it built and whether an
@@ -42,9 +47,10 @@ export function createdOrLost(r: RotationResult<Created>, adapter: JobAdapter<un
 
 /**
  * The record after one poll, or undefined when nothing is to be written (the provider could not
- * say; or an `unknown` job's task is not found yet, within the grace period).
+ * say; or an `unknown` job's task is not found yet, within the grace period). A completed job's
+ * URL is checked here, before it is stored: one the media policy refuses fails the job.
  */
-export function settle(job: JobRecord, answer: PollAnswer, now: number, s: RecordSettings): JobRecord | undefined {
+export function settle(job: JobRecord, answer: PollAnswer, now: number, adapter: JobAdapter<unknown>, s: RecordSettings, log: Log): JobRecord | undefined {
   if (!answer) return undefined;
   const base = { ...job, lastRefreshAt: now };
   if ('absent' in answer) {
@@ -57,5 +63,20 @@ export function settle(job: JobRecord, answer: PollAnswer, now: number, s: Recor
   if (answer.taskId && !job.providerTaskId) base.providerTaskId = answer.taskId;
   if (answer.status === 'failed') return { ...base, status: 'failed', completedAt: now, error: answer.error };
   if (answer.status !== 'completed') return { ...base, status: answer.status };
-  return { ...base, status: 'completed', completedAt: now, url: answer.url };
+  const check = checkMediaUrl(answer.url, adapter.media, s.mediaUrlHosts);
+  if (!check.ok) {
+    log.warn('job result URL refused; job failed', { jobId: job.id, provider: job.provider, reason: check.reason, host: check.host });
+    return { ...base, status: 'failed', completedAt: now, error: INVALID_MEDIA };
+  }
+  return { ...base, status: 'completed', completedAt: now, url: check.url };
+}
+
+/** A stored job as served: a completed job's URL is checked again (the policy may have changed, the record may predate it). */
+export function present(job: JobRecord, adapter: JobAdapter<unknown>, s: RecordSettings, log: Log): JobRecord {
+  if (job.status !== 'completed') return job;
+  const check = checkMediaUrl(job.url, adapter.media, s.mediaUrlHosts);
+  if (check.ok) return { ...job, url: check.url };
+  log.warn('stored job result URL refused; served as failed', { jobId: job.id, provider: job.provider, reason: check.reason, host: check.host });
+  const { url: _url, ...rest } = job;
+  return { ...rest, status: 'failed', error: INVALID_MEDIA };
 }

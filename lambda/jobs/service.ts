@@ -3,7 +3,7 @@ import {
 } from '../domain';
 import type { KeyPool } from '../keys/key-pool';
 import { pollOnce } from './poll';
-import { createdOrLost, RecordSettings, settle, trackAnswers } from './records';
+import { createdOrLost, present, RecordSettings, settle, trackAnswers } from './records';
 import { JobStore, newJobId } from './store';
 
 /** Where job creation runs: the gateway's rotation loop (which also records it for health). */
@@ -115,8 +115,11 @@ export class JobService {
     const job = this.unsaved.get(id) ?? (await this.store.get(id));
     const adapter = job && adapters.find((a) => a.provider === job.provider);
     if (!job || !adapter) return { missing: true };
-    if (isTerminal(job.status) || this.clock() - job.lastRefreshAt < this.settings.minPollIntervalMs) return { job, calls: 0 };
-    return this.refresh(adapter, job);
+    const shown = (j: JobRecord) => present(j, adapter, this.settings, this.log);
+    if (isTerminal(job.status) || this.clock() - job.lastRefreshAt < this.settings.minPollIntervalMs) return { job: shown(job), calls: 0 };
+    const out = await this.refresh(adapter, job);
+    if ('missing' in out) return out;
+    return { ...out, job: shown(out.job) };
   }
 
   /** One poll of a due job, settled and written. */
@@ -128,7 +131,7 @@ export class JobService {
     if (unsaved) this.unsaved.set(job.id, { ...job, lastRefreshAt: at });
     const counter = { calls: 0 };
     const answer = await pollOnce(adapter, job, lease, this.settings.pollTimeoutMs, this.deps, counter);
-    const next = settle({ ...job, lastRefreshAt: at }, answer, this.clock(), this.settings);
+    const next = settle({ ...job, lastRefreshAt: at }, answer, this.clock(), adapter, this.settings, this.log);
     return { job: next ? await this.save(job, next, unsaved) : job, calls: counter.calls };
   }
 

@@ -1,8 +1,13 @@
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { localClient } from '../../scripts/local/dynamo';
 import type { LocalStack } from '../../scripts/local/stack';
+import { BAD_MEDIA_URLS } from '../support/bad-media-urls';
+import { RewriteProxy } from '../support/rewrite-proxy';
 import { Harness, post } from './harness';
 
 /**
- * Jobs hardening (issue item 5), through the local server against the sandbox over HTTP
+ * Jobs hardening (issue items 4, 5), through the local server against the sandbox over HTTP
  * and dynalite.
  */
 jest.setTimeout(60_000);
@@ -34,6 +39,70 @@ async function until(stack: LocalStack, path: string, done: (j: Job) => boolean,
   throw new Error(`${path} never finished`);
 }
 const terminal = (j: Job) => j.status === 'completed' || j.status === 'failed';
+
+describe('item 4: a job redirects only to https on the vendor media hosts (or MEDIA_URL_HOSTS)', () => {
+  test('every bad URL a provider poll returns fails its job with a clear error; good ones are served', async () => {
+    const proxy = new RewriteProxy(new URL(h.sandbox.urls.kling).origin);
+    await proxy.start();
+    const wanted = new Map<string, string>();
+    proxy.rewrite = (_path, body) => {
+      const data = (body as { data?: { task_status?: string; task_info?: { external_task_id?: string }; task_result?: { videos: { url: string }[] } } }).data;
+      const u = wanted.get(data?.task_info?.external_task_id ?? '');
+      if (data?.task_status === 'succeed' && u !== undefined && data.task_result) data.task_result.videos[0].url = u;
+      return body;
+    };
+    const stack = await h.stack({ kling: [klingKey()] }, { KLING_BASE_URL: `${proxy.origin}/kling`, JOB_POLL_MIN_INTERVAL_MS: '0', MEDIA_URL_HOSTS: 'cdn.example.com,.example.net' });
+    const good = [`${proxy.origin}/files/video/x.mp4`, 'https://cdn.klingai.com/bs2/upload-kling-api/1/text2video/v.mp4', 'https://cdn.example.com/v.mp4', 'https://a.example.net/v.mp4'];
+    const cases = [...BAD_MEDIA_URLS.map((u) => ({ u, ok: false })), ...good.map((u) => ({ u, ok: true }))];
+    const from = h.output.length;
+    try {
+      const ids = await Promise.all(cases.map(async ({ u }) => {
+        const res = await post(`${stack.url}/v1/videos`, video('a redirect test'));
+        expect(res.status).toBe(200);
+        const { id } = (await res.json()) as Job;
+        wanted.set(id, u);
+        return id;
+      }));
+      const done = await Promise.all(ids.map((id) => until(stack, `/v1/videos/${id}`, terminal)));
+      for (const [i, { u, ok }] of cases.entries()) {
+        const content = await fetch(`${stack.url}/v1/videos/${ids[i]}/content`, { redirect: 'manual' });
+        expect(content.headers.get('x-request-id')).toBeTruthy();
+        if (ok) {
+          expect(done[i]).toMatchObject({ status: 'completed', url: new URL(u).href });
+          expect(content.status).toBe(302);
+          expect(content.headers.get('location')).toBe(new URL(u).href);
+        } else {
+          expect({ u, status: done[i].status, code: done[i].error?.code, url: done[i].url }).toEqual({ u, status: 'failed', code: 'invalid_media_url', url: undefined });
+          expect(content.status).toBe(409);
+          expect(((await content.json()) as { error: { code: string } }).error.code).toBe('video_failed');
+        }
+      }
+      expect(h.logLines(from, 'job result URL refused; job failed')).toHaveLength(BAD_MEDIA_URLS.length);
+    } finally {
+      await stack.close();
+      await proxy.close();
+    }
+  });
+
+  test('a stored record with a bad URL (written before the check existed) is served as failed, never redirected', async () => {
+    const stack = await h.stack({ kling: [klingKey()] });
+    const id = `video_${'ab'.repeat(16)}`;
+    const now = Date.now();
+    const ddb = localClient(h.dynamo.endpoint);
+    await ddb.send(new PutItemCommand({ TableName: 'nanobot-config', Item: marshall({
+      pk: `JOB#${id}`, sk: 'JOB', id, object: 'video', provider: 'kling-video', model: 'kling-v1', prompt: 'old', seconds: '5', providerTaskId: 't1',
+      keyId: 'kling#1', keyFingerprint: 'ffffffff', status: 'completed', createdAt: now, completedAt: now, lastRefreshAt: now, expectedMs: 1000,
+      url: 'https://cdn.klingai.com/v.mp4\r\nSet-Cookie: a=b',
+    }) }));
+    ddb.destroy();
+    expect(await getJob(stack, `/v1/videos/${id}`)).toMatchObject({ status: 'failed', error: { code: 'invalid_media_url' } });
+    const content = await fetch(`${stack.url}/v1/videos/${id}/content`, { redirect: 'manual' });
+    expect(content.status).toBe(409);
+    expect(content.headers.get('location')).toBeNull();
+    expect(((await content.json()) as { request_id: string }).request_id).toBe(content.headers.get('x-request-id'));
+    await stack.close();
+  });
+});
 
 describe('item 5: a creation whose answer is lost is a job in state unknown, resolved by the next poll', () => {
   test('Kling, answer timed out, task made late: unknown, then found by external_task_id and completed; never created twice', async () => {

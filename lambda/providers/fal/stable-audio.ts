@@ -7,6 +7,9 @@ import { falAuth } from './flux';
 
 export const FAL_AUDIO_MODELS = ['fal-ai/stable-audio'] as const;
 
+/** Where fal's generated files live: its CDN, `https://v3.fal.media/files/…` (fal.media and its subdomains). */
+export const FAL_MEDIA_HOSTS = ['fal.media', '.fal.media'] as const;
+
 /**
  * The request id in a submit answer we could not parse (cut short, junk appended): the queue
  * accepted the request, so the id is worth keeping. Only an id-shaped value is taken.
@@ -67,6 +70,7 @@ function falQueueAudio(queueBaseUrl: string): JobAdapter<AudioGenerationRequest>
     expectedMs: 30_000,
     // fal has no lookup by a client-chosen id: a submit whose answer never arrived cannot be found.
     findsByJobId: false,
+    media: { hosts: FAL_MEDIA_HOSTS, origins: [new URL(queueBaseUrl).origin] },
     create(req) {
       const body = JSON.stringify({ prompt: req.prompt, seconds_total: req.seconds });
       return {

@@ -6,6 +6,9 @@ import { KlingTokens } from './tokens';
 
 export const KLING_VIDEO_MODELS = ['kling-v1', 'kling-v1-6', 'kling-v2-master', 'kling-v2-1-master'] as const;
 
+/** Where Kling's result URLs live: its CDN, `https://cdn.klingai.com/bs2/upload-kling-api/…` (any klingai.com subdomain). */
+export const KLING_MEDIA_HOSTS = ['.klingai.com'] as const;
+
 /** Long runs of key-like characters (API keys, JWT parts, secrets) become `[redacted]`. */
 export function redactTokens(text: string): string {
   return text.replace(/[A-Za-z0-9_\-.:=+/]{20,}/g, '[redacted]');
@@ -38,6 +41,7 @@ function klingVideo(baseUrl: string, tokens: KlingTokens): JobAdapter<VideoReque
     expectedMs: 180_000,
     // Kling answers GET …/text2video/{id} for a task id or an external_task_id: our job id finds a task whose creation answer was lost.
     findsByJobId: true,
+    media: { hosts: KLING_MEDIA_HOSTS, origins: [new URL(baseUrl).origin] },
     create(req, jobId) {
       // Our job id doubles as Kling's idempotency field: a replay under the same account cannot make a second task.
       const body = JSON.stringify({
