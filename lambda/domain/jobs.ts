@@ -23,6 +23,8 @@ export interface JobRecord {
   size?: string;
   /** The provider's task / request id (absent while `unknown` and not yet found). */
   providerTaskId?: string;
+  /** The API Gateway API key id that created the job (absent locally): only it can read the job. */
+  apiKeyId?: string;
   /** The creating key: public id and fingerprint (the fingerprint survives re-ordered key lists). */
   keyId: string;
   keyFingerprint: string;

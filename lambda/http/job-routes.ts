@@ -1,4 +1,4 @@
-import type { APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { ROUTES } from '../contracts';
 import { Clock, errorFields, JobAdapter, JobObject, JobRecord, Log } from '../domain';
 import { progressOf } from '../jobs/progress';
@@ -33,6 +33,12 @@ type Adapter = JobAdapter<{ model: string; prompt: string }>;
 
 /** Each job provider's adapter, by provider id (built once, at start-up, from the registry). */
 export type JobAdapters = ReadonlyMap<string, Adapter>;
+
+/** The API Gateway API key that made this call (`requestContext.identity.apiKeyId`); none locally. */
+export function apiKeyIdOf(event: APIGatewayProxyEvent): string | undefined {
+  const id = event.requestContext?.identity?.apiKeyId;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
 
 export interface JobRouteContext {
   clock: Clock;
@@ -75,11 +81,12 @@ export function jobRoutes(jobs: JobService, adapters: JobAdapters, ctx: JobRoute
 /** POST: validated, then created through the rotation loop. */
 async function createJob(jobs: JobService, adapters: JobAdapters, call: Call, parse: typeof parseVideo, view: (job: JobRecord) => APIGatewayProxyResult): Promise<APIGatewayProxyResult> {
   const { serving, req } = parse(jsonBody(call.event));
-  const r = await jobs.create(adapters.get(serving.id) as Adapter, req, serving.meta(req), call.deadline);
+  const apiKeyId = apiKeyIdOf(call.event);
+  const r = await jobs.create(adapters.get(serving.id) as Adapter, req, { ...serving.meta(req), apiKeyId }, call.deadline);
   return answer(call, serving.id, r, (job) => view(job));
 }
 
-/** A job of this route by the call's id: 404 for an id this route cannot have made, 503 while unreadable. */
+/** A job of this route by the call's id: 404 for an id this route or this API key cannot have made, 503 while unreadable. */
 async function loadJob(jobs: JobService, adapters: JobAdapters, object: JobObject, call: Call, log: Log): Promise<{ job: JobRecord; calls: number }> {
   const [id] = call.params;
   const what = NAME[object];
@@ -87,7 +94,7 @@ async function loadJob(jobs: JobService, adapters: JobAdapters, object: JobObjec
   if (!isJobId(object, id)) throw notFound();
   let got: GetOutcome;
   try {
-    got = await jobs.get([...adapters.values()].filter((a) => a.object === object), id);
+    got = await jobs.get([...adapters.values()].filter((a) => a.object === object), id, apiKeyIdOf(call.event));
   } catch (err) {
     log.error('job store unavailable', errorFields(err));
     throw new HttpError(503, 'service_unavailable', 'store_unavailable', `The ${what} record cannot be read right now; retry shortly.`, null, { 'retry-after': '2' });

@@ -45,6 +45,11 @@ export function createdOrLost(r: RotationResult<Created>, adapter: JobAdapter<un
   return { created: { status: 'unknown' }, keyId: lostKey.id, keyFingerprint: lostKey.fingerprint };
 }
 
+/** A job whose creating key may read it: a job with an owner answers only to that API key (records from before owners: to any). */
+export function ownedBy(job: JobRecord, apiKeyId: string | undefined): boolean {
+  return job.apiKeyId === undefined || job.apiKeyId === apiKeyId;
+}
+
 /**
  * The record after one poll, or undefined when nothing is to be written (the provider could not
  * say; or an `unknown` job's task is not found yet, within the grace period). A completed job's

@@ -3,7 +3,7 @@ import {
 } from '../domain';
 import type { KeyPool } from '../keys/key-pool';
 import { pollOnce } from './poll';
-import { createdOrLost, present, RecordSettings, settle, trackAnswers } from './records';
+import { createdOrLost, ownedBy, present, RecordSettings, settle, trackAnswers } from './records';
 import { JobStore, newJobId } from './store';
 
 /** Where job creation runs: the gateway's rotation loop (which also records it for health). */
@@ -59,7 +59,7 @@ export class JobService {
   async create<Req extends { model: string; prompt: string }>(
     adapter: JobAdapter<Req>,
     req: Req,
-    meta: { seconds: string; size?: string },
+    meta: { seconds: string; size?: string; apiKeyId?: string },
     deadline: number,
   ): Promise<RotationResult<JobRecord>> {
     const id = newJobId(adapter.object);
@@ -72,6 +72,7 @@ export class JobService {
     const job: JobRecord = {
       id, object: adapter.object, provider: adapter.provider, model: req.model, prompt: req.prompt, seconds: meta.seconds,
       ...(meta.size ? { size: meta.size } : {}),
+      ...(meta.apiKeyId ? { apiKeyId: meta.apiKeyId } : {}),
       ...(created.providerTaskId ? { providerTaskId: created.providerTaskId } : {}),
       // The lease's own id and fingerprint: never looked up again in a pool that may have been rebuilt.
       keyId, keyFingerprint,
@@ -109,12 +110,13 @@ export class JobService {
   }
 
   /**
-   * A job by id, if one of these adapters' providers made it; refreshed from the provider when due.
+   * A job by id, if one of these adapters' providers made it and `apiKeyId` created it (another
+   * key's job answers as missing); refreshed from the provider when due.
    */
-  async get(adapters: readonly JobAdapter<unknown>[], id: string): Promise<GetOutcome> {
+  async get(adapters: readonly JobAdapter<unknown>[], id: string, apiKeyId?: string): Promise<GetOutcome> {
     const job = this.unsaved.get(id) ?? (await this.store.get(id));
     const adapter = job && adapters.find((a) => a.provider === job.provider);
-    if (!job || !adapter) return { missing: true };
+    if (!job || !adapter || !ownedBy(job, apiKeyId)) return { missing: true };
     const shown = (j: JobRecord) => present(j, adapter, this.settings, this.log);
     if (isTerminal(job.status) || this.clock() - job.lastRefreshAt < this.settings.minPollIntervalMs) return { job: shown(job), calls: 0 };
     const out = await this.refresh(adapter, job);

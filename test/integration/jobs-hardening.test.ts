@@ -1,5 +1,6 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { localClient } from '../../scripts/local/dynamo';
 import type { LocalStack } from '../../scripts/local/stack';
 import { BAD_MEDIA_URLS } from '../support/bad-media-urls';
@@ -7,8 +8,8 @@ import { RewriteProxy } from '../support/rewrite-proxy';
 import { Harness, post } from './harness';
 
 /**
- * Jobs hardening (issue items 4, 5), through the local server against the sandbox over HTTP
- * and dynalite.
+ * Jobs hardening (issue items 4, 5, 7), through the local server (or the Lambda app itself, where a
+ * test needs API Gateway's API key id) against the sandbox over HTTP and dynalite.
  */
 jest.setTimeout(60_000);
 const h = new Harness();
@@ -39,6 +40,17 @@ async function until(stack: LocalStack, path: string, done: (j: Job) => boolean,
   throw new Error(`${path} never finished`);
 }
 const terminal = (j: Job) => j.status === 'completed' || j.status === 'failed';
+
+/** An API Gateway proxy event for the Lambda app itself: the only way to carry an API key id locally. */
+function event(method: string, path: string, opts: { body?: unknown; apiKeyId?: string; headers?: Record<string, string> } = {}): APIGatewayProxyEvent {
+  return {
+    httpMethod: method, path, resource: '/{proxy+}', headers: { 'content-type': 'application/json', ...opts.headers }, multiValueHeaders: {},
+    queryStringParameters: null, multiValueQueryStringParameters: null, pathParameters: null, stageVariables: null,
+    body: opts.body === undefined ? null : JSON.stringify(opts.body), isBase64Encoded: false,
+    requestContext: { requestId: `req-${rnd()}`, identity: { apiKeyId: opts.apiKeyId ?? null } } as unknown as APIGatewayProxyEvent['requestContext'],
+  };
+}
+const bodyOf = (r: APIGatewayProxyResult) => JSON.parse(r.body) as Job & { error: { code: string } | null; request_id?: string };
 
 describe('item 4: a job redirects only to https on the vendor media hosts (or MEDIA_URL_HOSTS)', () => {
   test('every bad URL a provider poll returns fails its job with a clear error; good ones are served', async () => {
@@ -160,6 +172,22 @@ describe('item 5: a creation whose answer is lost is a job in state unknown, res
     expect(res.status).toBe(502);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('outcome_unknown');
     expect(h.sandbox.log().filter((r) => r.key === key && r.method === 'POST')).toHaveLength(1);
+    await stack.close();
+  });
+});
+
+describe('item 7: a job belongs to the API key that created it', () => {
+  test('another API key (or none) gets 404, exactly as for an id that does not exist', async () => {
+    const stack = await h.stack({ kling: [klingKey()] });
+    const created = await stack.runtime.app(event('POST', '/v1/videos', { body: video('mine'), apiKeyId: 'owner1' }));
+    const { id } = bodyOf(created);
+    const as = (apiKeyId: string | undefined, path = `/v1/videos/${id}`) => stack.runtime.app(event('GET', path, { apiKeyId }));
+    expect((await as('owner1')).statusCode).toBe(200);
+    const missing = await as('intruder', `/v1/videos/video_${'0'.repeat(32)}`);
+    for (const r of [await as('intruder'), await as(undefined), await as('intruder', `/v1/videos/${id}/content`)]) {
+      expect(r.statusCode).toBe(404);
+      expect(bodyOf(r).error).toEqual({ ...(bodyOf(missing).error as object), message: expect.stringContaining('No video with id') });
+    }
     await stack.close();
   });
 });
