@@ -4,6 +4,7 @@ import {
 import type { KeyPool } from '../keys/key-pool';
 import { pollOnce } from './poll';
 import { createdOrLost, ownedBy, present, RecordSettings, settle, trackAnswers } from './records';
+import { SingleFlight } from './single-flight';
 import { JobStore, newJobId } from './store';
 
 /** Where job creation runs: the gateway's rotation loop (which also records it for health). */
@@ -22,13 +23,13 @@ export interface JobDeps {
 }
 
 export interface JobSettings extends RecordSettings {
-  /** A GET refreshes from the provider at most this often per job. */
+  /** A job is polled at most this often (the fleet together: one container claims each poll). */
   minPollIntervalMs: number;
   /** Budget of one poll (one or two upstream requests). */
   pollTimeoutMs: number;
 }
 
-/** `calls`: upstream requests this GET made (0 when served from the record). */
+/** `calls`: upstream requests this GET made (0 when served from the record or from another GET's poll). */
 export type GetOutcome = { job: JobRecord; calls: number } | { missing: true } | { keyUnavailable: true; job: JobRecord };
 
 /** Time a record write at creation may take past the request's deadline before the record is kept in memory instead. */
@@ -38,12 +39,14 @@ const STORE_WRITE_MIN_MS = 1_000;
  * Jobs: creation through the rotation loop (429 → next key; an attempt whose outcome is unknown
  * is not replayed, its job is recorded `unknown` where the provider can find it by our id),
  * records in DynamoDB, and polling that always uses the creating key — looked up by fingerprint,
- * so any container can poll — never rotated, never more often than the minimum interval, and
- * never again once the job is terminal.
+ * so any container can poll — never rotated, at most one poll per job at a time in a container
+ * and per interval in the fleet, and never again once the job is terminal.
  */
 export class JobService {
   /** Jobs created upstream whose record could not be stored yet (store down): kept, served, retried. */
   private readonly unsaved = new Map<string, JobRecord>();
+  private readonly reads = new SingleFlight<JobRecord | undefined>();
+  private readonly polls = new SingleFlight<GetOutcome>();
   private readonly clock: Clock;
   private readonly log: Log;
 
@@ -111,26 +114,33 @@ export class JobService {
 
   /**
    * A job by id, if one of these adapters' providers made it and `apiKeyId` created it (another
-   * key's job answers as missing); refreshed from the provider when due.
+   * key's job answers as missing); refreshed from the provider when due — one poll at a time per
+   * job in this container (concurrent GETs share it), and one per interval in the fleet.
    */
   async get(adapters: readonly JobAdapter<unknown>[], id: string, apiKeyId?: string): Promise<GetOutcome> {
-    const job = this.unsaved.get(id) ?? (await this.store.get(id));
+    const job = await this.reads.run(id, async () => this.unsaved.get(id) ?? (await this.store.get(id)));
     const adapter = job && adapters.find((a) => a.provider === job.provider);
     if (!job || !adapter || !ownedBy(job, apiKeyId)) return { missing: true };
     const shown = (j: JobRecord) => present(j, adapter, this.settings, this.log);
     if (isTerminal(job.status) || this.clock() - job.lastRefreshAt < this.settings.minPollIntervalMs) return { job: shown(job), calls: 0 };
-    const out = await this.refresh(adapter, job);
+    const follower = this.polls.has(id);
+    const out = await this.polls.run(id, () => this.refresh(adapter, job));
     if ('missing' in out) return out;
-    return { ...out, job: shown(out.job) };
+    return { ...out, job: shown(out.job), ...('calls' in out ? { calls: follower ? 0 : out.calls } : {}) };
   }
 
-  /** One poll of a due job, settled and written. */
+  /** One poll of a due job: claimed first (stored jobs), then settled and written. */
   private async refresh(adapter: JobAdapter<unknown>, job: JobRecord): Promise<GetOutcome> {
     const lease = this.deps.poolOf(job.provider).leaseByFingerprint(job.keyFingerprint);
     if (!lease) return { keyUnavailable: true, job };
     const unsaved = this.unsaved.has(job.id);
     const at = Math.max(this.clock(), job.lastRefreshAt + 1);
-    if (unsaved) this.unsaved.set(job.id, { ...job, lastRefreshAt: at });
+    if (unsaved) {
+      this.unsaved.set(job.id, { ...job, lastRefreshAt: at });
+    } else if (!(await this.store.claimRefresh(job.id, job.lastRefreshAt, at))) {
+      // Another container polls it now (or just did): serve what the record says.
+      return { job: (await this.store.get(job.id)) ?? job, calls: 0 };
+    }
     const counter = { calls: 0 };
     const answer = await pollOnce(adapter, job, lease, this.settings.pollTimeoutMs, this.deps, counter);
     const next = settle({ ...job, lastRefreshAt: at }, answer, this.clock(), adapter, this.settings, this.log);

@@ -8,7 +8,7 @@ import { RewriteProxy } from '../support/rewrite-proxy';
 import { Harness, post } from './harness';
 
 /**
- * Jobs hardening (issue items 4, 5, 7), through the local server (or the Lambda app itself, where a
+ * Jobs hardening (issue items 4, 5, 7, 8), through the local server (or the Lambda app itself, where a
  * test needs API Gateway's API key id) against the sandbox over HTTP and dynalite.
  */
 jest.setTimeout(60_000);
@@ -189,5 +189,33 @@ describe('item 7: a job belongs to the API key that created it', () => {
       expect(bodyOf(r).error).toEqual({ ...(bodyOf(missing).error as object), message: expect.stringContaining('No video with id') });
     }
     await stack.close();
+  });
+});
+
+describe('item 8: polls are single-flight', () => {
+  const countPolls = (key: string) => h.sandbox.log().filter((r) => r.key === access(key) && r.method === 'GET').length;
+
+  test('100 concurrent GETs of one due job: one provider poll', async () => {
+    const key = klingKey();
+    const stack = await h.stack({ kling: [key] }, { JOB_POLL_MIN_INTERVAL_MS: '1000' });
+    const j = (await (await post(`${stack.url}/v1/videos`, video('popular'))).json()) as Job;
+    await new Promise((r) => setTimeout(r, 1100));
+    const answers = await Promise.all(Array.from({ length: 100 }, () => fetch(`${stack.url}/v1/videos/${j.id}`)));
+    expect(answers.every((r) => r.status === 200)).toBe(true);
+    expect(countPolls(key)).toBe(1);
+    await stack.close();
+  });
+
+  test('two containers, 50 concurrent GETs each: one provider poll in the fleet (conditional claim on lastRefreshAt)', async () => {
+    const key = klingKey();
+    const env = { JOB_POLL_MIN_INTERVAL_MS: '1000' };
+    const [one, two] = [await h.stack({ kling: [key] }, env), await h.stack({ kling: [key] }, env)];
+    const j = (await (await post(`${one.url}/v1/videos`, video('fleet'))).json()) as Job;
+    await new Promise((r) => setTimeout(r, 1100));
+    const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => fetch(`${(i % 2 ? one : two).url}/v1/videos/${j.id}`)));
+    expect(answers.every((r) => r.status === 200)).toBe(true);
+    expect(countPolls(key)).toBe(1);
+    await one.close();
+    await two.close();
   });
 });
