@@ -72,7 +72,7 @@ export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runt
   const routes = [...mediaRoutes(gateway), healthRoute(store, flusher, (p) => gateway.poolOf(p), clock), ...jobRoutes(jobs, adapters, { clock, log })];
   const app = createApp(routes, { clock, log, requestDeadlineMs: config.rotation.requestDeadlineMs, deadlineMarginMs: config.rotation.deadlineMarginMs });
   const afterResponse = async () => {
-    await Promise.all([flusher.flushIfDue(), jobs.flushUnsaved(), keyState?.settle()]);
+    await Promise.all([flusher.flushIfDue(), jobs.flushUnsavedIfDue(), keyState?.settle()]);
   };
   return { gateway, pools, app, routes: routes.map(({ method, path }) => ({ method, path })), recorder, store, flusher, metrics, ddb, jobs, keyState, afterResponse };
 }

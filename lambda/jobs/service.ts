@@ -34,6 +34,8 @@ export type GetOutcome = { job: JobRecord; calls: number } | { missing: true } |
 
 /** Time a record write at creation may take past the request's deadline before the record is kept in memory instead. */
 const STORE_WRITE_MIN_MS = 1_000;
+/** Retry spacing of the unsaved-records flush while the store fails: 1 s doubling to 30 s. */
+const FLUSH_RETRY_MS = { first: 1_000, max: 30_000 };
 
 /**
  * Jobs: creation through the rotation loop (429 → next key; an attempt whose outcome is unknown
@@ -47,6 +49,8 @@ export class JobService {
   private readonly unsaved = new Map<string, JobRecord>();
   private readonly reads = new SingleFlight<JobRecord | undefined>();
   private readonly polls = new SingleFlight<GetOutcome>();
+  private readonly flushes = new SingleFlight<void>();
+  private flushRetry = { at: 0, ms: 0 };
   private readonly clock: Clock;
   private readonly log: Log;
 
@@ -100,16 +104,29 @@ export class JobService {
     if (!(await withTimeout(write, Math.max(STORE_WRITE_MIN_MS, deadline - this.clock()), () => false))) this.unsaved.set(job.id, job);
   }
 
-  /** Retries storing records kept in memory (post-response). */
-  async flushUnsaved(): Promise<void> {
-    for (const job of [...this.unsaved.values()]) {
-      try {
-        await this.store.createOnce(job);
-        this.unsaved.delete(job.id);
-      } catch {
-        // Store still down (or this record refused): the others may go through; try again next time.
+  /** Retries storing records kept in memory (post-response), unless a recent attempt failed: one flush at a time. */
+  flushUnsavedIfDue(): Promise<void> {
+    if (this.unsaved.size === 0 || this.clock() < this.flushRetry.at) return Promise.resolve();
+    return this.flushUnsaved();
+  }
+
+  /** Stores the records kept in memory now (shutdown, tests). At most one flush runs at a time; callers share it. */
+  flushUnsaved(): Promise<void> {
+    return this.flushes.run('unsaved', async () => {
+      for (const job of [...this.unsaved.values()]) {
+        try {
+          await this.store.createOnce(job);
+        } catch {
+          // Store still down: stop here (the next record would wait as long) and space the next try.
+          const ms = Math.min(FLUSH_RETRY_MS.max, this.flushRetry.ms ? this.flushRetry.ms * 2 : FLUSH_RETRY_MS.first);
+          this.flushRetry = { at: this.clock() + ms, ms };
+          return;
+        }
+        // A poll may have replaced it meanwhile: that newer state stays in memory, served and written next time.
+        if (this.unsaved.get(job.id) === job) this.unsaved.delete(job.id);
       }
-    }
+      this.flushRetry = { at: 0, ms: 0 };
+    });
   }
 
   /**
