@@ -10,6 +10,12 @@ import type { KeyCredential, Operation, UpstreamRequest } from './ports';
 export type JobStatus = 'unknown' | 'queued' | 'in_progress' | 'completed' | 'failed';
 export type JobObject = 'video' | 'audio.generation';
 
+/**
+ * Partition-key prefix of the Idempotency-Key records (`IDEMPOTENCY#<API key id>`): the only items
+ * the function may delete (Powertools removes an in-progress record when a creation made nothing).
+ */
+export const IDEMPOTENCY_PK_PREFIX = 'IDEMPOTENCY#';
+
 export const isTerminal = (s: JobStatus) => s === 'completed' || s === 'failed';
 
 /** A long-running generation, as stored at `pk=JOB#<id>`. */

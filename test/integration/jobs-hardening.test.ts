@@ -5,10 +5,10 @@ import { localClient } from '../../scripts/local/dynamo';
 import type { LocalStack } from '../../scripts/local/stack';
 import { BAD_MEDIA_URLS } from '../support/bad-media-urls';
 import { RewriteProxy } from '../support/rewrite-proxy';
-import { Harness, post } from './harness';
+import { Harness, post, storedItemsText } from './harness';
 
 /**
- * Jobs hardening (issue items 4, 5, 7, 8), through the local server (or the Lambda app itself, where a
+ * Jobs hardening (issue items 4–8), through the local server (or the Lambda app itself, where a
  * test needs API Gateway's API key id) against the sandbox over HTTP and dynalite.
  */
 jest.setTimeout(60_000);
@@ -172,6 +172,71 @@ describe('item 5: a creation whose answer is lost is a job in state unknown, res
     expect(res.status).toBe(502);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('outcome_unknown');
     expect(h.sandbox.log().filter((r) => r.key === key && r.method === 'POST')).toHaveLength(1);
+    await stack.close();
+  });
+});
+
+describe('item 6: Idempotency-Key on job creation', () => {
+  test('same key and body: the same job, one provider task; another body: 422; a request that made nothing releases the key', async () => {
+    const key = klingKey();
+    const stack = await h.stack({ kling: [key] });
+    const k = { 'content-type': 'application/json', 'idempotency-key': `order-${rnd()}` };
+    const first = await post(`${stack.url}/v1/videos`, { model: 'kling-v1', prompt: 'once', seconds: 5 }, k);
+    expect(first.status).toBe(200);
+    const a = (await first.json()) as Job;
+    // The same body, written differently (key order, spacing): the same request.
+    const again = await post(`${stack.url}/v1/videos`, '{ "seconds": 5, "prompt": "once",  "model": "kling-v1" }', { 'content-type': 'application/json', 'Idempotency-Key': k['idempotency-key'] });
+    expect(again.status).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(((await again.json()) as Job).id).toBe(a.id);
+    // Powertools' record, in nanobot-config: this caller's partition (none locally), expiring in 24 h.
+    const rec = (await storedItemsText(h.dynamo.endpoint)).split('\n').map((l) => JSON.parse(l) as Record<string, { S?: string; N?: string }>)
+      .filter((i) => i.pk.S === 'IDEMPOTENCY#-' && JSON.stringify(i.data ?? '').includes(a.id));
+    expect(rec).toHaveLength(1);
+    expect(rec[0]).toMatchObject({ sk: { S: expect.stringMatching(/^job#/) }, status: { S: 'COMPLETED' } });
+    expect(Number(rec[0].ttl.N) - Date.now() / 1000).toBeGreaterThan(24 * 3600 - 60);
+    const other = await post(`${stack.url}/v1/videos`, { model: 'kling-v1', prompt: 'twice' }, k);
+    expect(other.status).toBe(422);
+    expect(((await other.json()) as { error: { code: string } }).error.code).toBe('idempotency_key_reused');
+    expect(h.sandbox.log().filter((r) => r.key === access(key) && r.method === 'POST')).toHaveLength(1);
+
+    // A creation refused by the provider made no task: the same key may try again.
+    const k2 = { ...k, 'idempotency-key': `order-${rnd()}` };
+    h.sandbox.injectFaults('kling', [{ kind: 'status', status: 400, key }]);
+    expect((await post(`${stack.url}/v1/videos`, video('refused first'), k2)).status).toBe(400);
+    expect((await post(`${stack.url}/v1/videos`, video('refused first'), k2)).status).toBe(200);
+    const bad = await post(`${stack.url}/v1/videos`, video('x'), { ...k, 'idempotency-key': 'a b' });
+    expect(bad.status).toBe(400);
+    await stack.close();
+  });
+
+  test('a concurrent duplicate while the first is in flight: 409 with Retry-After, and still one task', async () => {
+    const key = klingKey();
+    const stack = await h.stack({ kling: [key] });
+    h.sandbox.injectFaults('kling', [{ kind: 'slow_headers', delayMs: 800, key }]);
+    const k = { 'content-type': 'application/json', 'idempotency-key': `dup-${rnd()}` };
+    const first = post(`${stack.url}/v1/videos`, video('concurrent'), k);
+    await new Promise((r) => setTimeout(r, 300));
+    const second = await post(`${stack.url}/v1/videos`, video('concurrent'), k);
+    expect(second.status).toBe(409);
+    expect(second.headers.get('retry-after')).toBe('2');
+    expect(((await second.json()) as { error: { code: string } }).error.code).toBe('idempotency_key_in_use');
+    expect((await first).status).toBe(200);
+    expect(h.sandbox.log().filter((r) => r.key === access(key) && r.method === 'POST')).toHaveLength(1);
+    await stack.close();
+  });
+
+  test('keys are per API key: the same Idempotency-Key from two API keys makes two jobs', async () => {
+    const key = klingKey();
+    const stack = await h.stack({ kling: [key] });
+    const headers = { 'idempotency-key': 'shared-key-1' };
+    const a = await stack.runtime.app(event('POST', '/v1/videos', { body: video('scoped'), apiKeyId: 'keyA', headers }));
+    const b = await stack.runtime.app(event('POST', '/v1/videos', { body: video('scoped'), apiKeyId: 'keyB', headers }));
+    const a2 = await stack.runtime.app(event('POST', '/v1/videos', { body: video('scoped'), apiKeyId: 'keyA', headers }));
+    expect([a.statusCode, b.statusCode, a2.statusCode]).toEqual([200, 200, 200]);
+    expect(bodyOf(a).id).not.toBe(bodyOf(b).id);
+    expect(bodyOf(a2).id).toBe(bodyOf(a).id);
+    expect(h.sandbox.log().filter((r) => r.key === access(key) && r.method === 'POST')).toHaveLength(2);
     await stack.close();
   });
 });
