@@ -5,6 +5,8 @@
  * (test/infra checks both directions).
  */
 export { PROVIDER_IDS, VENDORS } from './providers/registry';
+/** The items the function may delete: Powertools Idempotency's records (the IAM grant is scoped to them). */
+export { IDEMPOTENCY_PK_PREFIX } from './domain/jobs';
 
 /** Powertools `service` dimension and log field (`POWERTOOLS_SERVICE_NAME`). */
 export const SERVICE_NAME = 'nanobot';

@@ -5,7 +5,7 @@
  */
 import { PROVIDER_METRICS } from '../lambda/contracts';
 
-export { METRIC_NAMESPACE, PROBE_ENV, PROBE_HANDLER_EXPORT, PROBE_METRICS, PROVIDER_IDS, PROVIDER_METRICS, ROUTES, SERVICE_NAME, VENDORS } from '../lambda/contracts';
+export { IDEMPOTENCY_PK_PREFIX, METRIC_NAMESPACE, PROBE_ENV, PROBE_HANDLER_EXPORT, PROBE_METRICS, PROVIDER_IDS, PROVIDER_METRICS, ROUTES, SERVICE_NAME, VENDORS } from '../lambda/contracts';
 export type ProviderMetricName = (typeof PROVIDER_METRICS)[keyof typeof PROVIDER_METRICS];
 
 /** Powertools cold-start metric: dimensions `{ service, function_name }`. */

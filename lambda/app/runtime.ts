@@ -13,6 +13,7 @@ import { createApp, ProxyHandler } from '../http/app';
 import { healthRoute } from '../http/health-route';
 import { JobAdapters, jobRoutes } from '../http/job-routes';
 import { mediaRoutes } from '../http/media-routes';
+import { createIdempotencyClient, JobIdempotency } from '../jobs/idempotency';
 import { JobService } from '../jobs/service';
 import { JobStore } from '../jobs/store';
 import { KeyPools } from '../keys/pools';
@@ -93,12 +94,14 @@ export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runt
     events: config.healthRecording ? recorder : undefined,
     redactor,
   });
+  // Idempotency-Key records (Powertools Idempotency) live in the same table, on a raw client of their own.
+  const idempotency = new JobIdempotency(createIdempotencyClient(config.dynamodbEndpoint, ddb.config.requestHandler), config.tableName);
   const adapters: JobAdapters = new Map(PROVIDERS.flatMap((p) => (p.capability === 'job' ? [[p.id, p.adapter(config.baseUrls, clock)] as const] : [])));
-  const routes = [...mediaRoutes(gateway), healthRoute(store, flusher, (p) => gateway.poolOf(p), clock, probeView), ...jobRoutes(jobs, adapters, { clock, log })];
+  const routes = [...mediaRoutes(gateway), healthRoute(store, flusher, (p) => gateway.poolOf(p), clock, probeView), ...jobRoutes(jobs, adapters, { clock, log, idempotency })];
   const app = createApp(routes, { clock, log, requestDeadlineMs: config.rotation.requestDeadlineMs, deadlineMarginMs: config.rotation.deadlineMarginMs });
   const afterResponse = async () => {
     const probed = VENDORS.filter((v) => pools.get(v).size > 0);
-    await Promise.all([flusher.flushIfDue(), jobs.flushUnsaved(), keyState?.settle(), probeView.refreshIfDue(probed)]);
+    await Promise.all([flusher.flushIfDue(), jobs.flushUnsavedIfDue(), keyState?.settle(), probeView.refreshIfDue(probed)]);
   };
   return { gateway, pools, app, routes: routes.map(({ method, path }) => ({ method, path })), recorder, store, flusher, metrics, ddb, jobs, keyState, transport, probeView, redactor, log, afterResponse };
 }

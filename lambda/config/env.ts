@@ -18,7 +18,7 @@ export interface GatewayConfig {
   cooldown: CooldownPolicy;
   /** Health recording to DynamoDB (HEALTH_RECORDING=off disables it: escape hatch and benchmark baseline). */
   healthRecording: boolean;
-  jobs: { minPollIntervalMs: number; pollTimeoutMs: number };
+  jobs: JobConfig;
   /** Fleet-wide key state through DynamoDB (KEY_STATE_SHARING=off: each instance on its own). */
   keyStateSharing: { enabled: boolean; refreshIntervalMs: number; waitBudgetMs: number };
   /** Upstream answers: the most read whole (error bodies, answers reshaped), and a streamed body's idle timeout. */
@@ -36,6 +36,15 @@ export interface ProbeConfig {
   runBudgetMs: number;
   /** Quota use (%) from which a key counts as running out (status reason; the alarm's threshold is the stack's). */
   quotaWarnPercent: number;
+}
+
+export interface JobConfig {
+  minPollIntervalMs: number;
+  pollTimeoutMs: number;
+  /** How long a job in state `unknown` stays so when the provider does not know its task (it may still be arriving). */
+  unknownGraceMs: number;
+  /** Extra hosts result URLs may point at (`MEDIA_URL_HOSTS`): `cdn.x.com` exact, `.x.com` any subdomain. */
+  mediaUrlHosts: string[];
 }
 
 export class ConfigError extends OwnError {
@@ -88,6 +97,24 @@ const url = (fallback: string | undefined) =>
     return raw.replace(/\/+$/, '');
   }));
 
+/** A DNS name of two labels or more, or `.` and one: what `MEDIA_URL_HOSTS` entries may be (never an IP, a scheme or a path). */
+const HOST_RULE = /^\.?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+
+/** `MEDIA_URL_HOSTS`: comma-separated host rules, lower-cased; a bad entry fails start-up by position. */
+const hostList = z.pipe(text, z.transform((raw, ctx) => {
+  const out: string[] = [];
+  for (const [i, entry] of (raw ?? '').split(',').entries()) {
+    const rule = entry.trim().toLowerCase();
+    if (rule === '') continue;
+    if (!HOST_RULE.test(rule)) {
+      ctx.issues.push({ code: 'custom', message: `entry ${i + 1} is not a host name or .suffix (e.g. cdn.example.com, .example.net)`, input: raw });
+      return z.NEVER;
+    }
+    out.push(rule);
+  }
+  return out;
+}));
+
 const C = DEFAULT_COOLDOWN_POLICY;
 
 /** Every variable but the key lists and base URLs (those come from the provider registry). */
@@ -107,6 +134,8 @@ const envSchema = z.object({
   KEY_STATE_WAIT_MS: int(20, 0),
   JOB_POLL_MIN_INTERVAL_MS: int(2_000, 0),
   JOB_POLL_TIMEOUT_MS: int(5_000, 100),
+  JOB_UNKNOWN_GRACE_MS: int(60_000, 0),
+  MEDIA_URL_HOSTS: hostList,
   COOLDOWN_DEFAULT_MS: int(C.defaultCooldownMs, 1),
   COOLDOWN_MAX_MS: int(C.maxCooldownMs, 1),
   KEY_DISABLE_MS: int(C.disableMs, 1),
@@ -149,7 +178,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     },
     healthRecording: e.HEALTH_RECORDING,
     keyStateSharing: { enabled: e.KEY_STATE_SHARING, refreshIntervalMs: e.KEY_STATE_REFRESH_MS, waitBudgetMs: e.KEY_STATE_WAIT_MS },
-    jobs: { minPollIntervalMs: e.JOB_POLL_MIN_INTERVAL_MS, pollTimeoutMs: e.JOB_POLL_TIMEOUT_MS },
+    jobs: { minPollIntervalMs: e.JOB_POLL_MIN_INTERVAL_MS, pollTimeoutMs: e.JOB_POLL_TIMEOUT_MS, unknownGraceMs: e.JOB_UNKNOWN_GRACE_MS, mediaUrlHosts: e.MEDIA_URL_HOSTS },
     transport: { maxAnswerBytes: e.MAX_UPSTREAM_BYTES, idleTimeoutMs: e.STREAM_IDLE_TIMEOUT_MS },
     cooldown: { ...C, defaultCooldownMs: e.COOLDOWN_DEFAULT_MS, maxCooldownMs: e.COOLDOWN_MAX_MS, disableMs: e.KEY_DISABLE_MS },
     probes: { intervalMs: e.PROBE_INTERVAL_MS, timeoutMs: e.PROBE_TIMEOUT_MS, runBudgetMs: e.PROBE_RUN_BUDGET_MS, quotaWarnPercent: e.PROBE_QUOTA_WARN_PERCENT },

@@ -2,8 +2,19 @@ import type { ProviderName } from './ids';
 import type { Classifier } from './outcome';
 import type { BufferedOperation, KeyCredential, UpstreamRequest } from './ports';
 
-export type JobStatus = 'queued' | 'in_progress' | 'completed' | 'failed';
+/**
+ * `unknown`: the creation request reached the provider (or may have) but its answer was lost; the
+ * next poll looks the task up (Kling: by our job id as `external_task_id`; fal: by the request id
+ * salvaged from the answer) and resolves it: found → its state, provably absent → `failed`.
+ */
+export type JobStatus = 'unknown' | 'queued' | 'in_progress' | 'completed' | 'failed';
 export type JobObject = 'video' | 'audio.generation';
+
+/**
+ * Partition-key prefix of the Idempotency-Key records (`IDEMPOTENCY#<API key id>`): the only items
+ * the function may delete (Powertools removes an in-progress record when a creation made nothing).
+ */
+export const IDEMPOTENCY_PK_PREFIX = 'IDEMPOTENCY#';
 
 export const isTerminal = (s: JobStatus) => s === 'completed' || s === 'failed';
 
@@ -16,8 +27,10 @@ export interface JobRecord {
   prompt: string;
   seconds: string;
   size?: string;
-  /** The provider's task / request id. */
-  providerTaskId: string;
+  /** The provider's task / request id (absent while `unknown` and not yet found). */
+  providerTaskId?: string;
+  /** The API Gateway API key id that created the job (absent locally): only it can read the job. */
+  apiKeyId?: string;
   /** The creating key: public id and fingerprint (the fingerprint survives re-ordered key lists). */
   keyId: string;
   keyFingerprint: string;
@@ -36,13 +49,18 @@ export interface JobRecord {
 }
 
 /** What the provider said about a job on one poll. */
-export type PollResult =
+export type PollResult = (
   | { status: 'queued' | 'in_progress' }
   | { status: 'completed'; url: string }
-  | { status: 'failed'; error: { code: string; message: string } };
+  | { status: 'failed'; error: { code: string; message: string } }
+) & {
+  /** The provider's task id, when the answer names it (a job found by our own id learns it here). */
+  taskId?: string;
+};
 
 export interface Created {
-  providerTaskId: string;
+  /** Absent only with status `unknown`: the task is looked up later by our job id. */
+  providerTaskId?: string;
   status: JobStatus;
   statusUrl?: string;
   responseUrl?: string;
@@ -58,8 +76,19 @@ export interface JobAdapter<Req> {
   object: JobObject;
   expectedMs: number;
   create(req: Req, jobId: string): BufferedOperation<Created>;
+  /** Whether a task can be looked up by our job id (Kling's `external_task_id`) when its creation answer was lost. */
+  findsByJobId: boolean;
+  /** Where the provider's result URLs may point: host rules (`cdn.x.com` exact, `.x.com` any subdomain) and exact origins. */
+  media: MediaHosts;
   /** The poll's requests, in order; `interpret` reads each answer and says what to do next. */
   poll(job: JobRecord, key: KeyCredential): PollPlan;
+}
+
+export interface MediaHosts {
+  /** The vendor's documented media hosts; https only. */
+  hosts: readonly string[];
+  /** Origins accepted as they are (scheme and port included): the configured base URLs' own, e.g. the local sandbox. */
+  origins: readonly string[];
 }
 
 export interface PollPlan {

@@ -7,6 +7,8 @@ import type { JobRecord } from '../domain';
  */
 export function progressOf(job: Pick<JobRecord, 'status' | 'createdAt' | 'expectedMs'>, now: number): number {
   if (job.status === 'completed' || job.status === 'failed') return 100;
+  // Not known to exist yet: no progress to estimate.
+  if (job.status === 'unknown') return 0;
   const f = Math.min(1, Math.max(0, (now - job.createdAt) / job.expectedMs));
   if (job.status === 'queued') return Math.floor(10 * Math.min(1, f * 4));
   return Math.min(95, Math.floor(10 + 85 * f));

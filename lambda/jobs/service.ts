@@ -1,13 +1,15 @@
 import {
-  Clock, Created, errorFields, isTerminal, JobAdapter, JobEvents, JobRecord, KeyCredential, Log, MalformedAnswer, Operation,
-  PollResult, Redactor, RotationResult, Transport, TransportError, UpstreamRequest,
+  BufferedOperation, Clock, Created, errorFields, isTerminal, JobAdapter, JobEvents, JobRecord, Log, Redactor, RotationResult, Transport, withTimeout,
 } from '../domain';
 import type { KeyPool } from '../keys/key-pool';
+import { pollOnce } from './poll';
+import { createdOrLost, ownedBy, present, RecordSettings, settle, trackAnswers } from './records';
+import { SingleFlight } from './single-flight';
 import { JobStore, newJobId } from './store';
 
 /** Where job creation runs: the gateway's rotation loop (which also records it for health). */
 export interface JobRunner {
-  run(provider: string, op: Operation<Created>, deadline: number): Promise<RotationResult<Created>>;
+  run(provider: string, op: BufferedOperation<Created>, deadline: number): Promise<RotationResult<Created>>;
 }
 
 export interface JobDeps {
@@ -18,30 +20,39 @@ export interface JobDeps {
   clock: Clock;
   log: Log;
   events?: JobEvents;
-  /** Applied to what a provider says about a failed job before it is stored or shown (its text may echo a key). */
+  /** Scrubs key fragments and key shapes from a failed job's error before it is stored or shown. */
   redactor: Redactor;
 }
 
-export interface JobSettings {
-  /** A GET refreshes from the provider at most this often per job. */
+export interface JobSettings extends RecordSettings {
+  /** A job is polled at most this often (the fleet together: one container claims each poll). */
   minPollIntervalMs: number;
   /** Budget of one poll (one or two upstream requests). */
   pollTimeoutMs: number;
 }
 
-/** `calls`: upstream requests this GET made (0 when served from the record). */
+/** `calls`: upstream requests this GET made (0 when served from the record or from another GET's poll). */
 export type GetOutcome = { job: JobRecord; calls: number } | { missing: true } | { keyUnavailable: true; job: JobRecord };
+
+/** Time a record write at creation may take past the request's deadline before the record is kept in memory instead. */
+const STORE_WRITE_MIN_MS = 1_000;
+/** Retry spacing of the unsaved-records flush while the store fails: 1 s doubling to 30 s. */
+const FLUSH_RETRY_MS = { first: 1_000, max: 30_000 };
 
 /**
  * Jobs: creation through the rotation loop (429 → next key; an attempt whose outcome is unknown
- * is not replayed), records in DynamoDB, and polling that always uses the creating key — looked up
- * by fingerprint, so any container can poll — never rotated, never more often than the minimum
- * interval, and never again once the job is terminal.
+ * is not replayed, its job is recorded `unknown` where the provider can find it by our id),
+ * records in DynamoDB, and polling that always uses the creating key — looked up by fingerprint,
+ * so any container can poll — never rotated, at most one poll per job at a time in a container
+ * and per interval in the fleet, and never again once the job is terminal.
  */
 export class JobService {
   /** Jobs created upstream whose record could not be stored yet (store down): kept, served, retried. */
   private readonly unsaved = new Map<string, JobRecord>();
-
+  private readonly reads = new SingleFlight<JobRecord | undefined>();
+  private readonly polls = new SingleFlight<GetOutcome>();
+  private readonly flushes = new SingleFlight<void>();
+  private flushRetry = { at: 0, ms: 0 };
   private readonly clock: Clock;
   private readonly log: Log;
 
@@ -57,130 +68,115 @@ export class JobService {
   async create<Req extends { model: string; prompt: string }>(
     adapter: JobAdapter<Req>,
     req: Req,
-    meta: { seconds: string; size?: string },
+    meta: { seconds: string; size?: string; apiKeyId?: string },
     deadline: number,
   ): Promise<RotationResult<JobRecord>> {
     const id = newJobId(adapter.object);
-    const r = await this.deps.runner.run(adapter.provider, adapter.create(req, id), deadline);
-    if (!r.ok) return r;
+    const tracked = trackAnswers(adapter.create(req, id));
+    const r = await this.deps.runner.run(adapter.provider, tracked.op, deadline);
+    const made = createdOrLost(r, adapter as JobAdapter<unknown>, tracked.unanswered());
+    if (!made) return r as RotationResult<never>;
     const now = this.clock();
+    const { created, keyId, keyFingerprint } = made;
     const job: JobRecord = {
-      id,
-      object: adapter.object,
-      provider: adapter.provider,
-      model: req.model,
-      prompt: req.prompt,
-      seconds: meta.seconds,
+      id, object: adapter.object, provider: adapter.provider, model: req.model, prompt: req.prompt, seconds: meta.seconds,
       ...(meta.size ? { size: meta.size } : {}),
-      providerTaskId: r.value.providerTaskId,
-      keyId: r.keyId,
-      // The lease's own fingerprint: never looked up again in a pool that may have been rebuilt.
-      keyFingerprint: r.keyFingerprint,
-      ...(r.value.statusUrl ? { statusUrl: r.value.statusUrl, responseUrl: r.value.responseUrl } : {}),
-      status: r.value.status,
-      createdAt: now,
-      lastRefreshAt: now,
-      expectedMs: adapter.expectedMs,
+      ...(meta.apiKeyId ? { apiKeyId: meta.apiKeyId } : {}),
+      ...(created.providerTaskId ? { providerTaskId: created.providerTaskId } : {}),
+      // The lease's own id and fingerprint: never looked up again in a pool that may have been rebuilt.
+      keyId, keyFingerprint,
+      ...(created.statusUrl ? { statusUrl: created.statusUrl, responseUrl: created.responseUrl } : {}),
+      status: created.status, createdAt: now, lastRefreshAt: now, expectedMs: adapter.expectedMs,
     };
-    try {
-      await this.store.createOnce(job);
-    } catch (err) {
-      // The task exists and may be charged: never drop it. Keep the record, answer, store it later.
-      this.unsaved.set(job.id, job);
-      this.log.error('job record not stored yet; kept in memory', { jobId: job.id, provider: job.provider, key: job.keyId, ...errorFields(err) });
-    }
-    return { ...r, value: job };
+    if (job.status === 'unknown') this.log.warn('job creation answer lost; recorded as unknown, the next poll looks it up', { jobId: id, provider: job.provider, key: keyId, failure: r.ok ? 'unreadable_answer' : r.failure.kind });
+    await this.keep(job, deadline);
+    return { ok: true, value: job, attempts: r.attempts, keyId, keyFingerprint };
   }
 
-  /** Retries storing records kept in memory (post-response). */
-  async flushUnsaved(): Promise<void> {
-    for (const job of [...this.unsaved.values()]) {
-      try {
-        await this.store.createOnce(job);
-        this.unsaved.delete(job.id);
-      } catch {
-        // Store still down (or this record refused): the others may go through; try again next time.
+  /** Stores a new record, within the request's time; a store that fails or is late leaves it in memory, written later. */
+  private async keep(job: JobRecord, deadline: number): Promise<void> {
+    const write = this.store.createOnce(job).then(
+      () => true,
+      (err: unknown) => {
+        this.log.error('job record not stored yet; kept in memory', { jobId: job.id, provider: job.provider, key: job.keyId, ...errorFields(err) });
+        return false;
+      },
+    );
+    // The task exists and may be charged: never drop it. Keep the record, answer, store it later.
+    if (!(await withTimeout(write, Math.max(STORE_WRITE_MIN_MS, deadline - this.clock()), () => false))) this.unsaved.set(job.id, job);
+  }
+
+  /** Retries storing records kept in memory (post-response), unless a recent attempt failed: one flush at a time. */
+  flushUnsavedIfDue(): Promise<void> {
+    if (this.unsaved.size === 0 || this.clock() < this.flushRetry.at) return Promise.resolve();
+    return this.flushUnsaved();
+  }
+
+  /** Stores the records kept in memory now (shutdown, tests). At most one flush runs at a time; callers share it. */
+  flushUnsaved(): Promise<void> {
+    return this.flushes.run('unsaved', async () => {
+      for (const job of [...this.unsaved.values()]) {
+        try {
+          await this.store.createOnce(job);
+        } catch {
+          // Store still down: stop here (the next record would wait as long) and space the next try.
+          const ms = Math.min(FLUSH_RETRY_MS.max, this.flushRetry.ms ? this.flushRetry.ms * 2 : FLUSH_RETRY_MS.first);
+          this.flushRetry = { at: this.clock() + ms, ms };
+          return;
+        }
+        // A poll may have replaced it meanwhile: that newer state stays in memory, served and written next time.
+        if (this.unsaved.get(job.id) === job) this.unsaved.delete(job.id);
       }
-    }
+      this.flushRetry = { at: 0, ms: 0 };
+    });
   }
 
-  /** A job by id, if one of these adapters' providers made it; refreshed from the provider when due. */
-  async get(adapters: readonly JobAdapter<unknown>[], id: string): Promise<GetOutcome> {
-    const unsaved = this.unsaved.get(id);
-    const job = unsaved ?? (await this.store.get(id));
+  /**
+   * A job by id, if one of these adapters' providers made it and `apiKeyId` created it (another
+   * key's job answers as missing); refreshed from the provider when due — one poll at a time per
+   * job in this container (concurrent GETs share it), and one per interval in the fleet.
+   */
+  async get(adapters: readonly JobAdapter<unknown>[], id: string, apiKeyId?: string): Promise<GetOutcome> {
+    const job = await this.reads.run(id, async () => this.unsaved.get(id) ?? (await this.store.get(id)));
     const adapter = job && adapters.find((a) => a.provider === job.provider);
-    if (!job || !adapter) return { missing: true };
-    const now = this.clock();
-    if (isTerminal(job.status) || now - job.lastRefreshAt < this.settings.minPollIntervalMs) return { job, calls: 0 };
-    const lease = keyFor(this.deps.poolOf(job.provider), job);
+    if (!job || !adapter || !ownedBy(job, apiKeyId)) return { missing: true };
+    const shown = (j: JobRecord) => present(j, adapter, this.settings, this.log);
+    if (isTerminal(job.status) || this.clock() - job.lastRefreshAt < this.settings.minPollIntervalMs) return { job: shown(job), calls: 0 };
+    const follower = this.polls.has(id);
+    const out = await this.polls.run(id, () => this.refresh(adapter, job));
+    if ('missing' in out) return out;
+    return { ...out, job: shown(out.job), ...('calls' in out ? { calls: follower ? 0 : out.calls } : {}) };
+  }
+
+  /** One poll of a due job: claimed first (stored jobs), then settled and written. */
+  private async refresh(adapter: JobAdapter<unknown>, job: JobRecord): Promise<GetOutcome> {
+    const lease = this.deps.poolOf(job.provider).leaseByFingerprint(job.keyFingerprint);
     if (!lease) return { keyUnavailable: true, job };
-    const counter = { calls: 0 };
-    const result = await this.poll(adapter, job, lease, counter);
-    if (!result) return { job, calls: counter.calls }; // transient trouble: the last known state
-    const next: JobRecord = { ...job, status: result.status, lastRefreshAt: this.clock() };
-    if (result.status === 'completed') {
-      next.url = result.url;
-      next.completedAt = next.lastRefreshAt;
-    } else if (result.status === 'failed') {
-      const r = this.deps.redactor;
-      next.error = { code: r.redact(result.error.code), message: r.redact(result.error.message) };
-      next.completedAt = next.lastRefreshAt;
+    const unsaved = this.unsaved.has(job.id);
+    const at = Math.max(this.clock(), job.lastRefreshAt + 1);
+    if (unsaved) {
+      this.unsaved.set(job.id, { ...job, lastRefreshAt: at });
+    } else if (!(await this.store.claimRefresh(job.id, job.lastRefreshAt, at))) {
+      // Another container polls it now (or just did): serve what the record says.
+      return { job: (await this.store.get(job.id)) ?? job, calls: 0 };
     }
+    const counter = { calls: 0 };
+    const answer = await pollOnce(adapter, job, lease, this.settings.pollTimeoutMs, this.deps, counter);
+    const settled = settle({ ...job, lastRefreshAt: at }, answer, this.clock(), adapter, this.settings, this.log);
+    const r = this.deps.redactor;
+    const next = settled?.error ? { ...settled, error: { code: r.redact(settled.error.code), message: r.redact(settled.error.message) } } : settled;
+    return { job: next ? await this.save(job, next, unsaved) : job, calls: counter.calls };
+  }
+
+  /** Writes a refreshed record: the transition is stored once in the fleet, and a terminal one counted once. */
+  private async save(job: JobRecord, next: JobRecord, unsaved: boolean): Promise<JobRecord> {
     if (unsaved) {
       // Not in the store yet: the in-memory record is the record (saved, newest state, by flushUnsaved).
-      this.unsaved.set(id, next);
-      if (isTerminal(next.status)) this.deps.events?.jobDone(next.provider, next.status === 'completed', next.lastRefreshAt);
-      return { job: next, calls: counter.calls };
+      this.unsaved.set(job.id, next);
+    } else if (!(await this.store.transition(next, job.status))) {
+      return (await this.store.get(job.id)) ?? next;
     }
-    const won = await this.store.transition(next, job.status);
-    if (!won) return { job: (await this.store.get(id)) ?? next, calls: counter.calls };
-    if (isTerminal(next.status)) this.deps.events?.jobDone(next.provider, next.status === 'completed', next.lastRefreshAt);
-    return { job: next, calls: counter.calls };
+    if (isTerminal(next.status) && !isTerminal(job.status)) this.deps.events?.jobDone(next.provider, next.status === 'completed', next.lastRefreshAt);
+    return next;
   }
-
-  /** One poll with the creating key; undefined when the provider could not say (serve the stored state). */
-  private async poll(adapter: JobAdapter<unknown>, job: JobRecord, lease: KeyCredential, counter: { calls: number }): Promise<PollResult | undefined> {
-    const plan = adapter.poll(job, lease);
-    const deadline = this.clock() + this.settings.pollTimeoutMs;
-    let req: UpstreamRequest = await plan.first;
-    for (let step = 0; step < 3; step++) {
-      try {
-        counter.calls += 1;
-        const a = await this.deps.transport.send(req, Math.max(1, deadline - this.clock()));
-        // The vendor's classifier reads every poll answer, as it reads creation's (Kling: a token
-        // complaint re-mints the token for the next poll).
-        const c = plan.classify(a, Date.now());
-        if (c.outcome === 'ok') {
-          const r = plan.interpret(a.body, a.status);
-          if ('next' in r) {
-            req = r.next;
-            continue;
-          }
-          return r;
-        }
-        if (a.status === 404) return { status: 'failed', error: { code: 'task_not_found', message: 'The provider no longer knows this task.' } };
-        // A refused result (fal answers the result of a failed generation with a 4xx/422) ends the job.
-        if (step > 0 && a.status >= 400 && a.status < 500 && a.status !== 401 && a.status !== 429) {
-          return { status: 'failed', error: { code: 'generation_failed', message: `The provider failed the generation (status ${a.status}).` } };
-        }
-        this.log.warn('job poll answered an error; serving the stored state', { jobId: job.id, provider: job.provider, key: job.keyId, status: a.status, outcome: c.outcome, code: c.code });
-        return undefined;
-      } catch (err) {
-        if (err instanceof TransportError || err instanceof MalformedAnswer) {
-          this.log.warn('job poll failed; serving the stored state', { jobId: job.id, provider: job.provider, key: job.keyId, error: err.message });
-          return undefined;
-        }
-        throw err;
-      }
-    }
-    return undefined;
-  }
-}
-
-/**
- * The creating key, by fingerprint (stable when the key list changes). Never "whatever key is at
- * that position now": another account cannot see the task, and would make it look failed.
- */
-function keyFor(pool: KeyPool, job: JobRecord): KeyCredential | undefined {
-  return pool.leaseByFingerprint(job.keyFingerprint);
 }

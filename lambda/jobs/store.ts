@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { GetCommand, PutCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { JobObject, JobRecord, JobStatus } from '../domain';
 
@@ -62,6 +62,27 @@ export class JobStore {
         ConditionExpression: '#s = :from',
         ExpressionAttributeNames: { '#s': 'status' },
         ExpressionAttributeValues: { ':from': from },
+      }));
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Claims the next provider poll of a job for this container: moves `lastRefreshAt` from the
+   * value this container read to `now`, only if no other container has moved it since. Exactly one
+   * of the containers that read the same record wins; the others serve the record.
+   */
+  async claimRefresh(id: string, seen: number, now: number): Promise<boolean> {
+    try {
+      await this.ddb.send(new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: jobPk(id), sk: 'JOB' },
+        UpdateExpression: 'SET lastRefreshAt = :now',
+        ConditionExpression: 'lastRefreshAt = :seen',
+        ExpressionAttributeValues: { ':now': now, ':seen': seen },
       }));
       return true;
     } catch (err) {

@@ -2,6 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { IDEMPOTENCY_PK_PREFIX } from '../names';
 
 export interface ConfigTableProps {
   /** @default 'nanobot-config' */
@@ -15,17 +16,23 @@ export interface ConfigTableProps {
 }
 
 /**
- * The only actions the gateway performs on its table: point reads and writes, atomic counters
- * (UpdateItem ADD), the rolling-window Query and a BatchGetItem of minute buckets.
- * No Scan, no DeleteItem, no table management.
+ * The only actions the gateway performs on its table items: point reads and writes, atomic
+ * counters and conditional claims (UpdateItem), and the rolling-window / key-state Query.
+ * No Scan, no batch operations, no table management.
  */
 export const CONFIG_TABLE_ACTIONS = [
   'dynamodb:GetItem',
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
   'dynamodb:Query',
-  'dynamodb:BatchGetItem',
 ] as const;
+
+/**
+ * DeleteItem, only on Idempotency-Key records (partition key `IDEMPOTENCY#…`, by the
+ * `dynamodb:LeadingKeys` condition): Powertools Idempotency deletes an in-progress record when the
+ * creation it guarded made nothing, so the key can be used again. Nothing else is ever deleted.
+ */
+export const IDEMPOTENCY_DELETE_ACTIONS = ['dynamodb:DeleteItem'] as const;
 
 /**
  * DynamoDB table `nanobot-config`: provider-health minute buckets and status items
@@ -51,10 +58,20 @@ export class ConfigTable extends Construct {
     });
   }
 
-  /** Exactly {@link CONFIG_TABLE_ACTIONS} on this table's ARN (no indexes exist, so none granted). */
+  /**
+   * Exactly {@link CONFIG_TABLE_ACTIONS} on this table's ARN (no indexes exist, so none granted), and
+   * {@link IDEMPOTENCY_DELETE_ACTIONS} on the idempotency records only.
+   */
   grantGatewayAccess(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({ actions: [...CONFIG_TABLE_ACTIONS], resources: [this.table.tableArn] }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: [...IDEMPOTENCY_DELETE_ACTIONS],
+        resources: [this.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${IDEMPOTENCY_PK_PREFIX}*`] } },
+      }),
     );
   }
 }

@@ -3,7 +3,7 @@ import * as path from 'path';
 import { CfnElement } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { IConstruct } from 'constructs';
-import { CONFIG_TABLE_ACTIONS } from '../../lib/constructs/config-table';
+import { CONFIG_TABLE_ACTIONS, IDEMPOTENCY_DELETE_ACTIONS } from '../../lib/constructs/config-table';
 import { resourcesOf, Synthesized, synthNanobot } from './synth';
 
 let s: Synthesized;
@@ -15,6 +15,7 @@ interface Statement {
   Effect: string;
   Action: string | string[];
   Resource: unknown;
+  Condition?: unknown;
 }
 const statements = (): Statement[] =>
   Object.values(resourcesOf(s.template, 'AWS::IAM::Policy')).flatMap(
@@ -140,11 +141,34 @@ describe('MediaFunction', () => {
 describe('least privilege', () => {
   const tableArn = () => ({ 'Fn::GetAtt': [logicalId(s.stack.table.table), 'Arn'] });
 
-  it('DynamoDB: exactly GetItem, PutItem, UpdateItem, Query, BatchGetItem on the table ARN', () => {
-    const ddb = statements().filter((st) => actionsOf(st).some((a) => a.startsWith('dynamodb:')));
-    expect(ddb).toHaveLength(1);
-    expect([...actionsOf(ddb[0])].sort()).toEqual([...CONFIG_TABLE_ACTIONS].sort());
-    expect(ddb[0].Resource).toEqual(tableArn());
+  const dynamoStatements = () => statements().filter((st) => actionsOf(st).some((a) => a.startsWith('dynamodb:')));
+
+  it('DynamoDB: GetItem, PutItem, UpdateItem, Query on the table ARN; DeleteItem only on IDEMPOTENCY# items', () => {
+    const ddb = dynamoStatements();
+    expect(ddb).toHaveLength(2);
+    const [items, deletes] = [ddb.find((st) => st.Condition === undefined), ddb.find((st) => st.Condition !== undefined)];
+    expect([...actionsOf(items!)].sort()).toEqual([...CONFIG_TABLE_ACTIONS].sort());
+    expect(items!.Resource).toEqual(tableArn());
+    expect(actionsOf(deletes!)).toEqual([...IDEMPOTENCY_DELETE_ACTIONS]);
+    expect(deletes!.Resource).toEqual(tableArn());
+    expect(deletes!.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['IDEMPOTENCY#*'] } });
+  });
+
+  it('DynamoDB: the actions granted are exactly the commands the code sends (its own and Powertools Idempotency\'s)', () => {
+    const root = path.join(__dirname, '..', '..');
+    const action = (cmd: string) => `dynamodb:${/^(Query|Scan)$/.test(cmd) ? cmd : `${cmd.replace(/Item$/, '')}Item`}`;
+    const commandsIn = (text: string) => [...text.matchAll(/\b(Get|Put|Update|Delete|BatchGet|BatchWrite|TransactGet|TransactWrite|Query|Scan)(?:Item)?Command\b/g)].map((m) => action(m[1]));
+    const files = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+    const ours = files(path.join(root, 'lambda'))
+      .map((f) => fs.readFileSync(f, 'utf8'))
+      .filter((t) => /from '@aws-sdk\/(lib|client)-dynamodb'/.test(t))
+      .flatMap((t) => commandsIn(t.split('\n').filter((l) => !l.trim().startsWith('import') && !l.trim().startsWith('*')).join('\n')));
+    const powertools = commandsIn(fs.readFileSync(require.resolve('@aws-lambda-powertools/idempotency/dynamodb'), 'utf8'));
+    expect(new Set(powertools)).toEqual(new Set(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']));
+    const granted = dynamoStatements().flatMap(actionsOf);
+    expect([...new Set([...ours, ...powertools])].sort()).toEqual([...granted].sort());
+    // Only Powertools deletes, and its records are the IDEMPOTENCY# items the grant is scoped to.
+    expect(ours).not.toContain('dynamodb:DeleteItem');
   });
 
   it('Secrets Manager: only GetSecretValue on the one secret', () => {

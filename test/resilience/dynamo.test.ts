@@ -1,4 +1,5 @@
-import { ensureTable, startDynalite } from '../../scripts/local/dynamo';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { ensureTable, localClient, startDynalite } from '../../scripts/local/dynamo';
 import type { LocalStack } from '../../scripts/local/stack';
 import { FlakyProxy, Harness, healthSums, image, speech } from './harness';
 
@@ -164,6 +165,52 @@ test('GET /v1/health with the store hung answers within the request deadline plu
     expect(performance.now() - t0).toBeLessThan(BOUND_MS);
   } finally {
     await teardown();
+  }
+});
+
+/**
+ * Issue item 9: with the store hung, every response used to start another retry loop over the job
+ * records kept in memory (3,979 connections in 90 s). Now one flush runs at a time, followers
+ * share it, and after a failure the next try waits (1 s doubling).
+ */
+test('job records kept in memory while the store hangs: 40 post-response flushes make one attempt, not 40', async () => {
+  const store = await startDynalite();
+  await ensureTable(store.endpoint, 'nanobot-config');
+  const proxy = new FlakyProxy({ host: '127.0.0.1', port: Number(new URL(store.endpoint).port) });
+  await proxy.start();
+  const key = `AKflush${Date.now()}:SKflush${Math.random().toString(36).slice(2)}`;
+  const stack = await h.stack({ kling: [key] }, { DYNAMODB_ENDPOINT: proxy.endpoint, REQUEST_DEADLINE_MS: String(DEADLINE_MS), HEALTH_RECORDING: 'off', KEY_STATE_SHARING: 'off' });
+  try {
+    proxy.set('hang');
+    const created = await h.send(`${stack.url}/v1/videos`, { model: 'kling-v1', prompt: 'kept in memory' });
+    expect(created.status).toBe(200);
+    expect(created.ms).toBeLessThan(BOUND_MS);
+    const { id } = JSON.parse(created.text) as { id: string };
+    await new Promise((r) => setTimeout(r, 1600)); // the creation's own write gives up (2 × 1.5 s)
+    const before = proxy.accepted;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: 40 }, () => stack.runtime.afterResponse()));
+    // One flush, one record write attempt: at most the SDK's two connections.
+    expect(proxy.accepted - before).toBeLessThanOrEqual(2);
+    expect(performance.now() - t0).toBeLessThan(4000);
+    // Just failed: the next responses do not try again yet.
+    const after = proxy.accepted;
+    await Promise.all(Array.from({ length: 10 }, () => stack.runtime.afterResponse()));
+    expect(proxy.accepted).toBe(after);
+    // The job is still served from memory meanwhile, and stored once the store answers.
+    expect((await h.send(`${stack.url}/v1/videos/${id}`, undefined, { method: 'GET' })).status).toBe(200);
+    proxy.set('refuse');
+    proxy.set('pass');
+    await stack.runtime.jobs.flushUnsaved();
+    const client = localClient(store.endpoint);
+    const got = await client.send(new GetItemCommand({ TableName: 'nanobot-config', Key: { pk: { S: `JOB#${id}` }, sk: { S: 'JOB' } } }));
+    client.destroy();
+    expect(got.Item?.id?.S).toBe(id);
+  } finally {
+    proxy.set('refuse');
+    await stack.close();
+    await proxy.stop();
+    await store.close();
   }
 });
 

@@ -26,6 +26,8 @@ export function minus(a: HealthSums, b: HealthSums): HealthSums {
  */
 export class FlakyProxy {
   mode: 'pass' | 'hang' | 'refuse' = 'pass';
+  /** Connections accepted so far (each is a client's attempt to reach the store). */
+  accepted = 0;
   private readonly sockets = new Set<Socket>();
   private server!: Server;
   port = 0;
@@ -38,6 +40,7 @@ export class FlakyProxy {
 
   async start(): Promise<void> {
     this.server = createServer((client) => {
+      this.accepted += 1;
       this.track(client);
       if (this.mode === 'refuse') {
         client.resetAndDestroy();

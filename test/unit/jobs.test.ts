@@ -8,7 +8,7 @@ import { verifyKlingJwt } from '../../scripts/sandbox';
 import { KeyPool } from '../../lambda/keys/key-pool';
 
 describe('progress estimate', () => {
-  const job = (status: 'queued' | 'in_progress' | 'completed' | 'failed') => ({ status, createdAt: 0, expectedMs: 100_000 });
+  const job = (status: 'unknown' | 'queued' | 'in_progress' | 'completed' | 'failed') => ({ status, createdAt: 0, expectedMs: 100_000 });
   test.each<[ReturnType<typeof job>['status'], number, number]>([
     ['queued', 0, 0],
     ['queued', 10_000, 4],
@@ -17,6 +17,7 @@ describe('progress estimate', () => {
     ['in_progress', 50_000, 52],
     ['in_progress', 100_000, 95],
     ['in_progress', 900_000, 95],
+    ['unknown', 50_000, 0],
     ['completed', 1, 100],
     ['failed', 1, 100],
   ])('%s after %j ms → %j', (status, now, expected) => {

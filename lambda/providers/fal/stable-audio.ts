@@ -1,4 +1,4 @@
-import { AudioGenerationInput, AudioGenerationRequest, Created, InvalidRequest, JobAdapter, JobRecord, KeyCredential, MalformedAnswer, PollPlan } from '../../domain';
+import { AudioGenerationInput, AudioGenerationRequest, Created, InvalidRequest, JobAdapter, JobRecord, KeyCredential, MalformedAnswer, PollPlan, RawAnswer } from '../../domain';
 import { obj } from '../http/json';
 import { range, tooLong } from '../rules';
 import type { JobProvider } from '../types';
@@ -6,6 +6,17 @@ import { classifyFal } from './classify';
 import { falAuth } from './flux';
 
 export const FAL_AUDIO_MODELS = ['fal-ai/stable-audio'] as const;
+
+/** Where fal's generated files live: its CDN, `https://v3.fal.media/files/…` (fal.media and its subdomains). */
+export const FAL_MEDIA_HOSTS = ['fal.media', '.fal.media'] as const;
+
+/**
+ * The request id in a submit answer we could not parse (cut short, junk appended): the queue
+ * accepted the request, so the id is worth keeping. Only an id-shaped value is taken.
+ */
+export function salvageRequestId(raw: Buffer): string | undefined {
+  return /"request_id"\s*:\s*"([A-Za-z0-9_-]{1,128})"/.exec(raw.toString('utf8', 0, 64 * 1024))?.[1];
+}
 
 /** fal's status and result URLs use owner/app only, dropping any model subpath (docs/providers.md). */
 export function falQueueAppPath(model: string): string {
@@ -25,6 +36,28 @@ function onOrigin(origin: string): (u: unknown) => u is string {
 }
 
 /**
+ * The submit answer: the request id and where to poll. The URLs the answer gives are used only when
+ * they are on the queue's own origin. An answer that did not parse keeps the request id it carries
+ * (status `unknown`: the first poll checks it); without one the outcome is unknown.
+ */
+function decodeSubmit(a: RawAnswer, queueBaseUrl: string, model: string, sameHost: (u: unknown) => u is string): Created {
+  const b = obj(a.body);
+  const id = b?.request_id;
+  const base = (rid: string) => `${queueBaseUrl}/${falQueueAppPath(model)}/requests/${encodeURIComponent(rid)}`;
+  if (typeof id !== 'string' || id === '') {
+    const salvaged = b ? undefined : salvageRequestId(a.raw);
+    if (!salvaged) throw new MalformedAnswer('fal queue: no request_id');
+    return { providerTaskId: salvaged, status: 'unknown', statusUrl: `${base(salvaged)}/status`, responseUrl: base(salvaged) };
+  }
+  return {
+    providerTaskId: id,
+    status: 'queued',
+    statusUrl: sameHost(b?.status_url) ? b.status_url : `${base(id)}/status`,
+    responseUrl: sameHost(b?.response_url) ? b.response_url : base(id),
+  };
+}
+
+/**
  * fal queue (`fal-ai/stable-audio`): submit, then status (202 IN_QUEUE / IN_PROGRESS, 200
  * COMPLETED), then result. The URLs the submit answer returns are preferred, but only when they
  * are on the configured queue host: our key must never be sent anywhere else.
@@ -35,28 +68,20 @@ function falQueueAudio(queueBaseUrl: string): JobAdapter<AudioGenerationRequest>
     provider: 'fal-stable-audio',
     object: 'audio.generation',
     expectedMs: 30_000,
+    // fal has no lookup by a client-chosen id: a submit whose answer never arrived cannot be found.
+    findsByJobId: false,
+    media: { hosts: FAL_MEDIA_HOSTS, origins: [new URL(queueBaseUrl).origin] },
     create(req) {
       const body = JSON.stringify({ prompt: req.prompt, seconds_total: req.seconds });
       return {
         replaySafe: false,
         request: (key) => ({ method: 'POST', url: `${queueBaseUrl}/${req.model}`, headers: { ...falAuth(key.secret()), 'content-type': 'application/json' }, body }),
         classify: classifyFal,
-        decode: (a): Created => {
-          const b = obj(a.body);
-          const id = b?.request_id;
-          if (typeof id !== 'string' || id === '') throw new MalformedAnswer('fal queue: no request_id');
-          const base = `${queueBaseUrl}/${falQueueAppPath(req.model)}/requests/${encodeURIComponent(id)}`;
-          return {
-            providerTaskId: id,
-            status: 'queued',
-            statusUrl: sameHost(b?.status_url) ? b.status_url : `${base}/status`,
-            responseUrl: sameHost(b?.response_url) ? b.response_url : base,
-          };
-        },
+        decode: (a) => decodeSubmit(a, queueBaseUrl, req.model, sameHost),
       };
     },
     poll(job: JobRecord, key: KeyCredential): PollPlan {
-      const base = `${queueBaseUrl}/${falQueueAppPath(job.model)}/requests/${encodeURIComponent(job.providerTaskId)}`;
+      const base = `${queueBaseUrl}/${falQueueAppPath(job.model)}/requests/${encodeURIComponent(job.providerTaskId ?? job.id)}`;
       const headers = falAuth(key.secret());
       const result = { method: 'GET' as const, url: job.responseUrl ?? base, headers };
       return {

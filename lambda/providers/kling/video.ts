@@ -8,6 +8,9 @@ import { KlingTokens } from './tokens';
 
 export const KLING_VIDEO_MODELS = ['kling-v1', 'kling-v1-6', 'kling-v2-master', 'kling-v2-1-master'] as const;
 
+/** Where Kling's result URLs live: its CDN, `https://cdn.klingai.com/bs2/upload-kling-api/…` (any klingai.com subdomain). */
+export const KLING_MEDIA_HOSTS = ['.klingai.com'] as const;
+
 /** Kling status → ours: submitted → queued, processing → in_progress, succeed → completed, failed → failed. */
 export function klingTaskResult(data: Record<string, unknown> | undefined): PollResult {
   const status = data?.task_status;
@@ -34,6 +37,9 @@ function klingVideo(baseUrl: string, tokens: KlingTokens): JobAdapter<VideoReque
     provider: 'kling-video',
     object: 'video',
     expectedMs: 180_000,
+    // Kling answers GET …/text2video/{id} for a task id or an external_task_id: our job id finds a task whose creation answer was lost.
+    findsByJobId: true,
+    media: { hosts: KLING_MEDIA_HOSTS, origins: [new URL(baseUrl).origin] },
     create(req, jobId) {
       // Our job id doubles as Kling's idempotency field: a replay under the same account cannot make a second task.
       const body = JSON.stringify({
@@ -55,7 +61,8 @@ function klingVideo(baseUrl: string, tokens: KlingTokens): JobAdapter<VideoReque
         decode: (a): Created => {
           const data = obj(obj(a.body)?.data);
           const taskId = data?.task_id;
-          if (typeof taskId !== 'string' || taskId === '') throw new MalformedAnswer('kling: no task_id');
+          // A 2xx we cannot read may still have made the task: keep the job, look it up by our id (external_task_id).
+          if (typeof taskId !== 'string' || taskId === '') return { status: 'unknown' };
           // The task exists once it has an id: an unfamiliar status must not make us forget it.
           const st = data?.task_status;
           return { providerTaskId: taskId, status: st === 'processing' ? 'in_progress' : 'queued' };
@@ -63,12 +70,17 @@ function klingVideo(baseUrl: string, tokens: KlingTokens): JobAdapter<VideoReque
       };
     },
     poll(job: JobRecord, key: KeyCredential): PollPlan {
-      const url = `${baseUrl}/v1/videos/text2video/${encodeURIComponent(job.providerTaskId)}`;
+      // Until the task id is known (status unknown), the task is found by our job id, sent as its external_task_id.
+      const url = `${baseUrl}/v1/videos/text2video/${encodeURIComponent(job.providerTaskId ?? job.id)}`;
       return {
         // Polls are read by the same classifier as creation: a token complaint re-mints it.
         classify: (a, now) => tokens.classify(key, a, now),
         first: tokens.bearer(key).then((authorization) => ({ method: 'GET' as const, url, headers: { authorization } })),
-        interpret: (body) => klingTaskResult(obj(obj(body)?.data)),
+        interpret: (body) => {
+          const data = obj(obj(body)?.data);
+          const taskId = data?.task_id;
+          return { ...klingTaskResult(data), ...(typeof taskId === 'string' && taskId !== '' ? { taskId } : {}) };
+        },
       };
     },
   };
