@@ -74,7 +74,7 @@ export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runt
   const telemetry = new TelemetryFanout(sinks, (e) => log.warn('telemetry sink failed', errorFields(e)));
   const sharing = config.keyStateSharing;
   const keyState = sharing.enabled
-    ? new SharedKeyState(ddb, config.tableName, pools, log, clock, { ...DEFAULT_SHARING_POLICY, refreshIntervalMs: sharing.refreshIntervalMs, waitBudgetMs: sharing.waitBudgetMs })
+    ? new SharedKeyState(ddb, config.tableName, pools, log, clock, { ...DEFAULT_SHARING_POLICY, refreshIntervalMs: sharing.refreshIntervalMs, waitBudgetMs: sharing.waitBudgetMs, refreshAheadMs: sharing.refreshAheadMs })
     : undefined;
   const gateway = new Gateway(config, pools, { ...opts, log, transport, telemetry, keyState, redactor });
   const probeView = createProbeView(config, ddb, { ...opts, log });

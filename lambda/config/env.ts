@@ -20,7 +20,7 @@ export interface GatewayConfig {
   healthRecording: boolean;
   jobs: JobConfig;
   /** Fleet-wide key state through DynamoDB (KEY_STATE_SHARING=off: each instance on its own). */
-  keyStateSharing: { enabled: boolean; refreshIntervalMs: number; waitBudgetMs: number };
+  keyStateSharing: { enabled: boolean; refreshIntervalMs: number; waitBudgetMs: number; refreshAheadMs: number };
   /** Upstream answers: the most read whole (error bodies, answers reshaped), and a streamed body's idle timeout. */
   transport: { maxAnswerBytes: number; idleTimeoutMs: number };
   /** Scheduled key probes (`lambda/probes`). */
@@ -131,6 +131,7 @@ const envSchema = z.object({
   HEALTH_RECORDING: onOff(true),
   KEY_STATE_SHARING: onOff(true),
   KEY_STATE_REFRESH_MS: int(1_000, 0),
+  KEY_STATE_REFRESH_AHEAD_MS: int(5_000, 0),
   KEY_STATE_WAIT_MS: int(20, 0),
   JOB_POLL_MIN_INTERVAL_MS: int(2_000, 0),
   JOB_POLL_TIMEOUT_MS: int(5_000, 100),
@@ -177,7 +178,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       backoffCapMs: e.BACKOFF_CAP_MS,
     },
     healthRecording: e.HEALTH_RECORDING,
-    keyStateSharing: { enabled: e.KEY_STATE_SHARING, refreshIntervalMs: e.KEY_STATE_REFRESH_MS, waitBudgetMs: e.KEY_STATE_WAIT_MS },
+    keyStateSharing: { enabled: e.KEY_STATE_SHARING, refreshIntervalMs: e.KEY_STATE_REFRESH_MS, waitBudgetMs: e.KEY_STATE_WAIT_MS, refreshAheadMs: e.KEY_STATE_REFRESH_AHEAD_MS },
     jobs: { minPollIntervalMs: e.JOB_POLL_MIN_INTERVAL_MS, pollTimeoutMs: e.JOB_POLL_TIMEOUT_MS, unknownGraceMs: e.JOB_UNKNOWN_GRACE_MS, mediaUrlHosts: e.MEDIA_URL_HOSTS },
     transport: { maxAnswerBytes: e.MAX_UPSTREAM_BYTES, idleTimeoutMs: e.STREAM_IDLE_TIMEOUT_MS },
     cooldown: { ...C, defaultCooldownMs: e.COOLDOWN_DEFAULT_MS, maxCooldownMs: e.COOLDOWN_MAX_MS, disableMs: e.KEY_DISABLE_MS },

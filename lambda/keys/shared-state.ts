@@ -14,6 +14,12 @@ export interface SharingPolicy {
   coldStartBudgetMs: number;
   /** Errors are logged at most once per this interval. */
   errorLogIntervalMs: number;
+  /**
+   * Refresh ahead: for this long after a request on a vendor, its view is re-read in the
+   * background every half refresh interval, so the next request finds it fresh and does not wait
+   * (0: off — every refresh is on a request's path). Lambda freezes the timer between invocations.
+   */
+  refreshAheadMs: number;
 }
 
 export const DEFAULT_SHARING_POLICY: SharingPolicy = {
@@ -21,6 +27,7 @@ export const DEFAULT_SHARING_POLICY: SharingPolicy = {
   waitBudgetMs: 20,
   coldStartBudgetMs: 300,
   errorLogIntervalMs: 60_000,
+  refreshAheadMs: 5_000,
 };
 
 export interface SharingStats {
@@ -34,6 +41,10 @@ export interface SharingStats {
   applied: number;
   /** Reads a request stopped waiting for (budget exceeded). */
   budgetExceeded: number;
+  /** Reads done ahead, in the background, while a vendor had recent requests. */
+  aheadReads: number;
+  /** Requests that found their vendor's view fresh and went on without a read. */
+  fresh: number;
 }
 
 export const keyStatePk = (v: VendorId) => `KEY_STATE#${v}`;
@@ -51,7 +62,10 @@ export class SharedKeyState {
   private readonly reading = new Map<VendorId, Promise<void>>();
   private readonly writes = new Set<Promise<void>>();
   private readonly failures: StoreFailureLog;
-  readonly stats: SharingStats = { reads: 0, coldStartReads: 0, writes: 0, writesSuperseded: 0, errors: 0, applied: 0, budgetExceeded: 0 };
+  readonly stats: SharingStats = { reads: 0, coldStartReads: 0, writes: 0, writesSuperseded: 0, errors: 0, applied: 0, budgetExceeded: 0, aheadReads: 0, fresh: 0 };
+  /** Vendors with a recent request, and until when their view is kept fresh ahead of the next. */
+  private readonly activeUntil = new Map<VendorId, number>();
+  private aheadTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
@@ -74,7 +88,11 @@ export class SharedKeyState {
   /** Before a request on a vendor: refresh its view if stale, waiting at most the budget. */
   async beforeRequest(vendor: VendorId): Promise<void> {
     const now = this.clock();
-    if (now - (this.lastRead.get(vendor) ?? Number.NEGATIVE_INFINITY) < this.policy.refreshIntervalMs && !this.reading.has(vendor)) return;
+    this.keepFresh(vendor, now);
+    if (now - (this.lastRead.get(vendor) ?? Number.NEGATIVE_INFINITY) < this.policy.refreshIntervalMs && !this.reading.has(vendor)) {
+      this.stats.fresh += 1;
+      return;
+    }
     const read = this.refresh(vendor);
     let timer: NodeJS.Timeout | undefined;
     const budget = new Promise<'late'>((r) => {
@@ -83,6 +101,35 @@ export class SharedKeyState {
     const first = await Promise.race([read.then(() => 'done' as const), budget]);
     clearTimeout(timer);
     if (first === 'late') this.stats.budgetExceeded += 1;
+  }
+
+  /** Stops refreshing ahead (the instance is closing). */
+  stop(): void {
+    clearInterval(this.aheadTimer);
+    this.aheadTimer = undefined;
+    this.activeUntil.clear();
+  }
+
+  private keepFresh(vendor: VendorId, now: number): void {
+    const { refreshAheadMs, refreshIntervalMs } = this.policy;
+    if (refreshAheadMs <= 0 || refreshIntervalMs <= 0) return;
+    this.activeUntil.set(vendor, now + refreshAheadMs);
+    if (this.aheadTimer) return;
+    this.aheadTimer = setInterval(() => this.refreshAhead(), Math.max(10, refreshIntervalMs / 2));
+    this.aheadTimer.unref();
+  }
+
+  /** Re-reads each recently used vendor whose view is half an interval old; stops when none is in use. */
+  private refreshAhead(): void {
+    const now = this.clock();
+    for (const [vendor, until] of this.activeUntil) {
+      if (until < now) this.activeUntil.delete(vendor);
+      else if (!this.reading.has(vendor) && now - (this.lastRead.get(vendor) ?? 0) >= this.policy.refreshIntervalMs / 2) {
+        this.stats.aheadReads += 1;
+        void this.refresh(vendor);
+      }
+    }
+    if (this.activeUntil.size === 0) this.stop();
   }
 
   /** A full read of one vendor's fleet state, however long it takes (the key probe's start). */

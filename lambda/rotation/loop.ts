@@ -1,4 +1,4 @@
-import { BufferedOperation, discard, Failure, MalformedAnswer, OpenAnswer, Operation, RawAnswer, RotationResult, Transport, TransportError } from '../domain';
+import { BufferedOperation, discard, Failure, MalformedAnswer, OpenAnswer, Operation, RawAnswer, RotationResult, StreamedOperation, Transport, TransportError, withTimeout } from '../domain';
 import type { KeyLease } from '../keys/key-lease';
 import type { KeyPool } from '../keys/key-pool';
 import { AttemptResult, decide, LoopState, RotationReason, RotationSettings, TakeOut } from './decide';
@@ -107,6 +107,7 @@ interface Step<T> {
 }
 
 async function attempt<T>(op: Operation<T>, lease: KeyLease, budgetMs: number, transport: Transport): Promise<Step<T>> {
+  const startedAt = Date.now();
   let answer: RawAnswer | OpenAnswer;
   try {
     const req = await op.request(lease);
@@ -125,7 +126,7 @@ async function attempt<T>(op: Operation<T>, lease: KeyLease, budgetMs: number, t
     return { result };
   }
   try {
-    const value = open && 'relay' in op ? await op.relay(open) : (op as BufferedOperation<T>).decode(answer as RawAnswer);
+    const value = open && 'relay' in op ? await firstChunkInTime(op, open, startedAt + budgetMs) : (op as BufferedOperation<T>).decode(answer as RawAnswer);
     return { result, value, budgetSpentForMs: c.budgetSpentForMs };
   } catch (err) {
     if (open) discard(open.body);
@@ -134,4 +135,15 @@ async function attempt<T>(op: Operation<T>, lease: KeyLease, budgetMs: number, t
     // The body failed before its first chunk (reset, idle timeout): sent, no usable answer.
     return { result: { kind: 'transport_error', sent: true, timedOut: false, code: 'body_failed' } };
   }
+}
+
+/** The request deadline bounds the time to the first byte: a relay still waiting for it at the deadline is a time-out. */
+async function firstChunkInTime<T>(op: StreamedOperation<T>, open: OpenAnswer, deadline: number): Promise<T> {
+  const late = Symbol('late');
+  const value = await withTimeout(op.relay(open), deadline - Date.now(), () => late);
+  if (value === late) {
+    discard(open.body);
+    throw new TransportError(true, true, 'timeout');
+  }
+  return value as T;
 }

@@ -95,6 +95,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   timer.unref();
   closers.push(async () => {
     clearInterval(timer);
+    runtime.keyState?.stop();
     await flusher.flush();
     runtime.ddb.destroy();
   });

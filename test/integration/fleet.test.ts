@@ -76,7 +76,7 @@ test('a request never waits on a key-state read longer than the budget, even whe
   const endpoint = `http://127.0.0.1:${(hole.address() as AddressInfo).port}`;
   const pools = new KeyPools({ openai: ['sk-a'] }, Date.now);
   const ddb = createDocumentClient({ endpoint });
-  const shared = new SharedKeyState(ddb, 'nanobot-config', pools, new MemoryLog(), Date.now, { refreshIntervalMs: 0, waitBudgetMs: 20, coldStartBudgetMs: 50, errorLogIntervalMs: 60_000 });
+  const shared = new SharedKeyState(ddb, 'nanobot-config', pools, new MemoryLog(), Date.now, { refreshIntervalMs: 0, waitBudgetMs: 20, coldStartBudgetMs: 50, errorLogIntervalMs: 60_000, refreshAheadMs: 0 });
   for (let i = 0; i < 3; i++) await shared.beforeRequest('openai');
   await shared.loadAll();
   // The reads never completed: every wait ended on the budget timer, none on an answer.

@@ -123,7 +123,15 @@ export class Harness {
       headers: init.headers ?? { 'content-type': 'application/json' },
       body: init.method === 'GET' || init.method === 'HEAD' ? undefined : init.raw || typeof body === 'string' || Buffer.isBuffer(body) ? (body as string | Buffer) : JSON.stringify(body),
     });
-    const bytes = Buffer.from(await res.arrayBuffer());
+    // A streamed answer that failed after its first byte arrives cut: `aborted`, with what came.
+    const chunks: Buffer[] = [];
+    let aborted = false;
+    try {
+      for await (const c of res.body ?? []) chunks.push(Buffer.from(c as Uint8Array));
+    } catch {
+      aborted = true;
+    }
+    const bytes = Buffer.concat(chunks);
     const ms = performance.now() - t0;
     const headers: Record<string, string> = {};
     res.headers.forEach((v, k) => {
@@ -137,7 +145,7 @@ export class Harness {
     } catch {
       json = undefined;
     }
-    return { status: res.status, ms, headers, bytes, text, code: json?.error?.code, attempts: Number(headers['x-nanobot-attempts'] ?? NaN) };
+    return { status: res.status, ms, headers, bytes, text, code: json?.error?.code, attempts: Number(headers['x-nanobot-attempts'] ?? NaN), aborted };
   }
 
   async stop(): Promise<void> {
@@ -177,6 +185,8 @@ export interface Reply {
   text: string;
   code?: string;
   attempts: number;
+  /** The answer began (status and headers) and was then cut: a stream aborted mid-way. */
+  aborted: boolean;
 }
 
 export async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {

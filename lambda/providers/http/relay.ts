@@ -15,11 +15,6 @@ export async function relayAudio(a: OpenAnswer, contentType: string): Promise<Me
   return { contentType, body: await fromFirstChunk(a.body, 'empty audio') };
 }
 
-/** Relays a 2xx JSON answer as it is (OpenAI-shaped already), once its first chunk has arrived. */
-export async function relayJson(a: OpenAnswer): Promise<MediaStream> {
-  return { contentType: 'application/json', body: await fromFirstChunk(a.body, 'empty answer') };
-}
-
 /**
  * The body once its first chunk has arrived: that chunk, then the rest as it comes (the source may
  * already have ended, for a short answer). Destroying the result destroys the source.

@@ -1,5 +1,7 @@
 import type { Readable } from 'node:stream';
-import { Agent, request } from 'undici';
+// The two parts of undici used here, not its index (see undici-parts.d.ts): a lean bundle.
+import Agent from 'undici/lib/dispatcher/agent.js';
+import request from 'undici/lib/api/api-request.js';
 import { discard, HeaderMap, OpenAnswer, RawAnswer, Transport, TransportError, UpstreamRequest } from '../../domain';
 
 export interface HttpTransportOptions {
@@ -25,7 +27,8 @@ export function httpTransport(options: Partial<HttpTransportOptions> = {}): Tran
     const timer = setTimeout(() => ac.abort(), Math.max(1, Math.floor(timeoutMs)));
     const done = () => clearTimeout(timer);
     try {
-      const res = await request(req.url, { method: req.method, headers: req.headers, body: req.body, signal: ac.signal, dispatcher: agent });
+      const url = new URL(req.url);
+      const res = await request.call(agent, { origin: url.origin, path: `${url.pathname}${url.search}`, method: req.method, headers: req.headers, body: req.body, signal: ac.signal });
       return { status: res.statusCode, headers: flatten(res.headers), body: res.body as unknown as Readable, done, signal: ac.signal };
     } catch (err) {
       done();

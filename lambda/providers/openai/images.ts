@@ -1,5 +1,6 @@
-import { ImageRequest, InvalidRequest, MediaStream, StreamedOperation } from '../../domain';
-import { relayJson } from '../http/relay';
+import { Readable } from 'node:stream';
+import { BufferedOperation, ImageRequest, InvalidRequest, MalformedAnswer, MediaStream, RawAnswer } from '../../domain';
+import { obj } from '../http/json';
 import { tooLong } from '../rules';
 import type { ImageProvider } from '../types';
 import { classifyOpenAI } from './classify';
@@ -23,7 +24,7 @@ const RULES: Record<'dall-e-2' | 'dall-e-3' | 'gpt-image', ImageRules> = {
 
 const rulesOf = (model: string): ImageRules => (model.startsWith('gpt-image') ? RULES['gpt-image'] : model === 'dall-e-3' ? RULES['dall-e-3'] : RULES['dall-e-2']);
 
-function openaiImages(baseUrl: string, req: ImageRequest): StreamedOperation<MediaStream> {
+function openaiImages(baseUrl: string, req: ImageRequest): BufferedOperation<MediaStream> {
   const gptImage = req.model.startsWith('gpt-image');
   const body = JSON.stringify({
     model: req.model,
@@ -44,9 +45,24 @@ function openaiImages(baseUrl: string, req: ImageRequest): StreamedOperation<Med
       body,
     }),
     classify: classifyOpenAI,
-    // OpenAI's answer is already the OpenAI shape: relayed as it arrives (gpt-image-1 b64_json runs to many MB).
-    relay: relayJson,
+    decode: checkedImages,
   };
+}
+
+/**
+ * OpenAI's answer is already the OpenAI shape, so its bytes go to the client as they came —
+ * byte-identical, and streamed out (gpt-image-1 `b64_json` runs to many MB: no 6 MB limit). It is
+ * read whole first (bounded by the transport's cap) only to check it: an image answer arrives all at
+ * once after the generation anyway, and a malformed one is never passed on but retried.
+ */
+function checkedImages(a: RawAnswer): MediaStream {
+  const data = obj(a.body)?.data;
+  if (!Array.isArray(data) || data.length === 0) throw new MalformedAnswer('images: no data[]');
+  for (const d of data) {
+    const item = obj(d);
+    if (typeof item?.url !== 'string' && typeof item?.b64_json !== 'string') throw new MalformedAnswer('images: item without url or b64_json');
+  }
+  return { contentType: 'application/json', body: Readable.from([a.raw]) };
 }
 
 /** OpenAI images: `/v1/images/generations` (DALL·E and GPT image models). */
