@@ -6,6 +6,9 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // The embedded store listens where `npm run health` looks by default.
 process.env.LOCAL_DYNAMODB_PORT ??= '8000';
+// The sandbox speaks like the real providers: speech's first chunk after about 300 ms, the rest
+// faster than real time — so the streamed answer is visible (SANDBOX_TIMING=fast turns it off).
+process.env.SANDBOX_TIMING ??= 'realistic';
 import { ConfigError } from '../lambda/config/env';
 import { DEFAULT_LOCAL_ENDPOINT } from './health';
 import { startLocalStack } from './local/stack';
@@ -23,6 +26,9 @@ async function main(): Promise<void> {
     `  curl -sS ${stack.url}/v1/audio/speech -H 'content-type: application/json' \\`,
     `    -d '{"model":"tts-1","input":"Hello from nanobot","voice":"alloy"}' -o hello.mp3 -D -`,
     '',
+    'Audio streams as the provider produces it: watch the first bytes arrive at once with',
+    `  curl -sS -N ${stack.url}/v1/audio/speech -H 'content-type: application/json' \\`,
+    `    -d '{"model":"tts-1","input":"'"$(printf 'A long story. %.0s' {1..80})"'","voice":"alloy"}' -o story.mp3 -w 'first byte %{time_starttransfer}s, total %{time_total}s\\n'`,
     'Send a few in a row to watch keys rotate in the log.',
     `Provider health: curl ${stack.url}/v1/health   or   ${stack.dynamoEndpoint === DEFAULT_LOCAL_ENDPOINT ? '' : `DYNAMODB_ENDPOINT=${stack.dynamoEndpoint} `}npm run health -- -w`,
     'Ctrl-C stops.',

@@ -7,6 +7,10 @@ import type { RotationEvents } from '../rotation/events';
  */
 export function rotationLog(log: Log): RotationEvents {
   return {
+    attempt: (e) => {
+      // The answer was bigger than the gateway reads whole (MAX_UPSTREAM_BYTES): refused, named.
+      if (e.code === 'answer_too_large') log.warn('provider answer too large; refused', { provider: e.provider, key: e.keyId });
+    },
     rotated: (e) => log.info('key rotated', { ...e }),
     keyCooling: (e) => log.warn('key rate limited', { provider: e.provider, key: e.keyId, retryAfterMs: e.retryAfterMs, hinted: e.hinted }),
     keyDisabled: (e) => log.warn('key disabled', { provider: e.provider, key: e.keyId, reason: e.reason, reprobeInMs: e.forMs }),

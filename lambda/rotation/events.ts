@@ -7,6 +7,8 @@ export interface AttemptEvent {
   outcome: Outcome | 'transport_error' | 'malformed_answer';
   status?: number;
   latencyMs: number;
+  /** Why there was no usable answer (a transport error's cause, e.g. `answer_too_large`). */
+  code?: string;
 }
 
 export interface RotationEvent {

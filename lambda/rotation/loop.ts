@@ -46,7 +46,7 @@ export async function withRotation<T>(
     const started = deps.clock();
     const step = await attempt(op, lease, deadline - started, deps.transport);
     const r = step.result;
-    events.attempt?.({ provider, keyId: lease.id, outcome: r.kind === 'answer' ? r.outcome : r.kind, status: r.kind === 'transport_error' ? undefined : r.status, latencyMs: deps.clock() - started });
+    events.attempt?.({ provider, keyId: lease.id, outcome: r.kind === 'answer' ? r.outcome : r.kind, status: r.kind === 'transport_error' ? undefined : r.status, latencyMs: deps.clock() - started, ...(r.kind === 'transport_error' ? { code: r.code } : {}) });
     // The attempt is over: if the key was a probe, another request may try it (marks below say more).
     pool.settle(lease);
     s.now = deps.clock();

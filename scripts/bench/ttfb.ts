@@ -43,6 +43,8 @@ function timed(url: string, headers: Record<string, string>, body: string, a: ht
 }
 
 type Path = 'direct' | 'ours';
+/** Rounds per vendor before measuring: the gateway's code paths warm up (JIT) and its connections open. */
+const WARMUP = 6;
 const VENDORS = ['openai', 'elevenlabs'] as const;
 
 /**
@@ -74,7 +76,7 @@ export const ttfbScenario: Scenario = {
     const agents = { direct: agent(), ours: agent() };
     for (const v of VENDORS) {
       for (const p of ['direct', 'ours'] as Path[]) got[`${v}/${p}`] = [];
-      for (let i = 0; i < rounds + 2; i++) {
+      for (let i = 0; i < rounds + WARMUP; i++) {
         for (const p of (Math.random() < 0.5 ? ['direct', 'ours'] : ['ours', 'direct']) as Path[]) {
           const r = req[v][p];
           const mark = (await sb.call<unknown[]>('log', 0)).length;
@@ -83,7 +85,7 @@ export const ttfbScenario: Scenario = {
           const [rec] = await sb.call<{ startedAt: number; firstByteAt?: number }[]>('log', mark);
           // The provider's own time (request in → first byte out) taken away: what the path added.
           if (rec?.firstByteAt !== undefined) t.aroundMs = rec.startedAt - t.sentAt + (t.firstAt - rec.firstByteAt);
-          if (i >= 2) got[`${v}/${p}`].push(t); // two warm-up rounds
+          if (i >= WARMUP) got[`${v}/${p}`].push(t); // warm-up rounds are not counted
         }
       }
     }
@@ -132,7 +134,7 @@ export const ttfbScenario: Scenario = {
     return {
       table,
       summary: `added time to first byte p50: OpenAI ${fmt(added.openai.ttfb)} ms, ElevenLabs ${fmt(added.elevenlabs.ttfb)} ms (goal ≤ 5 ms: ${ttfbMet ? 'met' : 'missed'}); RSS growth relaying 50 MB: ${fmt(growthMiB)} MiB (goal ≤ 10 MiB: ${rssMet ? 'met' : 'missed'}).`,
-      notes: `Method: ${rounds} rounds after 2 warm-up rounds per vendor, direct and through our gateway in random order each round, one keep-alive node:http client per path, timed from send to the first and to the last body byte. The sandbox's own time to its first byte varies by ±10 ms between calls (timer jitter of its pacing), more than what is measured here, so the added time to first byte is taken per request around the provider: (provider received − client sent) + (client first byte − provider first byte), wall clocks of the two processes; the raw difference of the p50s is shown too. The sandbox answers 1,200 characters (about 80 s of mp3 audio) with its first chunk after 300 ms and the rest paced 40× faster than real time, in its own process; our gateway (the local server, health recording on) runs in its own process. RSS: the gateway process's resident set, sampled every 25 ms while it relayed a 50,000,000-byte pcm answer (sandbox fault \`body_size\`, timing fast), minus its RSS after a full GC just before.`,
+      notes: `Method: ${rounds} rounds after ${WARMUP} warm-up rounds per vendor, direct and through our gateway in random order each round, one keep-alive node:http client per path, timed from send to the first and to the last body byte. The sandbox's own time to its first byte varies by ±10 ms between calls (timer jitter of its pacing), more than what is measured here, so the added time to first byte is taken per request around the provider: (provider received − client sent) + (client first byte − provider first byte), wall clocks of the two processes; the raw difference of the p50s is shown too. The sandbox answers 1,200 characters (about 80 s of mp3 audio) with its first chunk after 300 ms and the rest paced 40× faster than real time, in its own process; our gateway (the local server, health recording on) runs in its own process. RSS: the gateway process's resident set, sampled every 25 ms while it relayed a 50,000,000-byte pcm answer (sandbox fault \`body_size\`, timing fast), minus its RSS after a full GC just before.`,
     };
   },
 };

@@ -90,3 +90,18 @@ test('a client that hangs up mid-stream cancels the upstream request', async () 
   expect(call()!.bytesSent!).toBeLessThan(full / 2);
   expect(call()!.lastByteAt! - got.lastByteAt!).toBeLessThan(2_000);
 }, 30_000);
+
+test('an answer bigger than the gateway reads whole (MAX_UPSTREAM_BYTES) is refused with a clear 502 and named in the log', async () => {
+  const stack = await h.stack({}, { MAX_UPSTREAM_BYTES: String(8 * 1024 * 1024) });
+  const out = h.output.length;
+  // OpenAI image answers are read whole to be checked: a 40 MB one is cut at the cap, not held.
+  h.sandbox.injectFaults('openai', [{ kind: 'body_size', bytes: 40_000_000 }]);
+  const res = await fetch(`${stack.url}/v1/images/generations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-image-1', prompt: 'huge', n: 4 }) });
+  expect(res.status).toBe(502);
+  const body = (await res.json()) as { error: { code: string; message: string } };
+  expect(body.error.code).toBe('upstream_error');
+  expect(body.error.message).toContain('answer_too_large');
+  expect(h.output.slice(out).join('')).toMatch(/"message":"provider answer too large; refused".*"provider":"openai-image"/);
+  // No retry on another key: the answer would be as large from any.
+  expect(res.headers.get('x-nanobot-attempts')).toBe('1');
+});
