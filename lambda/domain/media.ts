@@ -70,14 +70,8 @@ export interface AudioGenerationRequest {
  * Requests as a route's schema parsed them, before the serving provider's own rules: each
  * provider's `validate` turns one into its provider-neutral request or refuses it.
  */
-export interface SpeechInput {
-  model: string;
-  input: string;
-  voice: string;
-  response_format: SpeechFormat;
-  speed?: number;
-  instructions?: string;
-}
+/** The speech route's fields are the request's own; a provider checks and bounds their values. */
+export type SpeechInput = SpeechRequest;
 
 export interface ImageInput {
   model: string;
