@@ -153,7 +153,7 @@ describe('HealthAlarms', () => {
     const a = alarm('nanobot-fallbacks');
     expect(a).toMatchObject({ Threshold: 20, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching' });
     expectSumOverProviders(a, 'Fallbacks');
-    expect(a.AlarmDescription).toContain('fell back');
+    expect((a as unknown as { AlarmDescription: string }).AlarmDescription).toContain('fell back');
   });
 
   it.each([...PROVIDER_IDS])('failure ratio of %s: Failures/Requests with a minimum of requests', (provider) => {
