@@ -63,8 +63,8 @@ async function one(mode: Mode, dynamoEndpoint: string) {
     MAX_ATTEMPTS: '3',
     FALLBACK_RETRY_DOWN_MS: String(RETRY_DOWN_MS),
     FALLBACK_STATUS_REFRESH_MS: '1000',
-    // A revoked key is disabled; it is tried again after this (the deployed default is an hour, or the key probes re-enable it).
-    KEY_DISABLE_MS: String(RETRY_DOWN_MS),
+    // A revoked key is disabled: the key probes (every 5 s here; deployed, the schedule's period) re-enable it once it passes again.
+    ...(mode === 'revoked' ? { PROBE_INTERVAL_MS: '5000' } : {}),
   });
   const gw = await startGatewayChild(env, Object.values(sb.info.defaultKeys).flat());
   const r = await drive(gw, sb, mode);
@@ -91,11 +91,16 @@ function summarize(mode: Mode, r: Awaited<ReturnType<typeof one>>) {
     rows.push([`${mode} ${kind}`, all.length, all.filter((s) => s.a.status === 200).length, fellBack.filter((s) => s.kind === kind).length, skip.length, fmt(quantile(tried, 0.5)), fmt(quantile(skip, 0.5)), fmt(quantile(skip, 0.95)), fmt(quantile(control, 0.5)), fmt(added[kind])]);
   }
   const firstSkip = skipped.length ? Math.min(...skipped.map((s) => s.at)) - r.outageAt : Number.NaN;
-  const back = r.sent.filter((s) => s.phase === 'healed' && s.path === 'fallback' && s.a.status === 200 && s.a.headers['x-nanobot-fallback-from'] === undefined && by(s).startsWith('openai'));
-  const recoveryMs = back.length ? Math.min(...back.map((s) => s.at)) - r.healedAt : Number.NaN;
-  const healedAfter = r.sent.filter((s) => s.phase === 'healed' && s.path === 'fallback' && s.at - r.healedAt > recoveryMs);
-  const stayed = healedAfter.filter((s) => by(s).startsWith('openai')).length;
-  return { rows, served, total: outage.length, added, firstSkip, recoveryMs, stayed, after: healedAfter.length };
+  // Per route (each provider has its own STATUS and trial): healing → the first request served by OpenAI without a fallback.
+  const recovery = (kind: Sent['kind']) => {
+    const back = r.sent.filter((s) => s.kind === kind && s.phase === 'healed' && s.path === 'fallback' && s.a.status === 200 && s.a.headers['x-nanobot-fallback-from'] === undefined && by(s).startsWith('openai'));
+    const ms = back.length ? Math.min(...back.map((s) => s.at)) - r.healedAt : Number.NaN;
+    const after = r.sent.filter((s) => s.kind === kind && s.phase === 'healed' && s.path === 'fallback' && s.at - r.healedAt > ms);
+    return { ms, stayed: after.filter((s) => by(s).startsWith('openai')).length, after: after.length };
+  };
+  const rec = { tts: recovery('tts'), image: recovery('image') };
+  const recoveryMs = Math.max(rec.tts.ms, rec.image.ms);
+  return { rows, served, total: outage.length, added, firstSkip, recoveryMs, rec };
 }
 
 /** The OpenAI sandbox down (5xx on every call, or every key revoked) for 30 s under steady TTS and image traffic. */
@@ -112,7 +117,8 @@ export const outageScenario: Scenario = {
     const table = [
       mdTable(['mode / route', 'requests in the outage', 'served (200)', 'fell back', 'primary skipped (STATUS down)', 'p50 ms, primary tried first', 'p50 ms, primary skipped', 'p95 ms, primary skipped', 'p50 ms, alternative asked directly', 'added p50 ms (skipped − direct)'], rows),
       '',
-      mdTable(['mode', 'served', 'first skip after outage start, s', 'traffic back on OpenAI after heal, s', 'on OpenAI afterwards'], results.map((r) => [r.mode, `${r.served}/${r.total}`, fmt(r.firstSkip / 1000), fmt(r.recoveryMs / 1000), `${r.stayed}/${r.after}`])),
+      mdTable(['mode', 'served', 'first skip after outage start, s', 'TTS back on OpenAI after healing, s', 'TTS on OpenAI afterwards', 'images back on OpenAI after healing, s', 'images on OpenAI afterwards'],
+        results.map((r) => [r.mode, `${r.served}/${r.total}`, fmt(r.firstSkip / 1000), fmt(r.rec.tts.ms / 1000), `${r.rec.tts.stayed}/${r.rec.tts.after}`, fmt(r.rec.image.ms / 1000), `${r.rec.image.stayed}/${r.rec.image.after}`])),
     ].join('\n');
     const servedAll = results.every((r) => r.served === r.total);
     const addedOk = results.every((r) => Object.values(r.added).every((v) => !(v > 50)));
@@ -121,7 +127,7 @@ export const outageScenario: Scenario = {
       table,
       summary: results.map((r) => `${r.mode}: ${r.served}/${r.total} served, added ${fmt(r.added.tts)} ms (TTS) / ${fmt(r.added.image)} ms (images) once skipped, back on OpenAI ${fmt(r.recoveryMs / 1000)} s after healing`).join('; ') +
         ` — goals: 100 % served ${servedAll ? 'met' : 'missed'}; ≤ 50 ms added ${addedOk ? 'met' : 'missed'}; recovery within one interval (${RETRY_DOWN_MS / 1000} s) ${recovered ? 'met' : 'missed'}.`,
-      notes: `Method: sandbox (fast timing), our gateway (local server, health recording on, MAX_ATTEMPTS=3, FALLBACK_RETRY_DOWN_MS=${RETRY_DOWN_MS}, FALLBACK_STATUS_REFRESH_MS=1000) and dynalite each in its own process. ${WARMUP_MS / 1000} s of healthy traffic, then ${OUTAGE_MS / 1000} s of outage with 150 requests at a steady rate (100 tts-1, 50 dall-e-3), plus a direct request to the alternative model through the gateway every third tick (the baseline of "added"), then ${(RETRY_DOWN_MS + 10_000) / 1000} s healed. 5xx: every OpenAI call answers 500 until healed; revoked: every OpenAI key revoked (401, so disabled: no usable key) until restored (KEY_DISABLE_MS=${RETRY_DOWN_MS} so a disabled key is tried again within the interval; deployed, the key probes re-enable it). "Primary skipped": fell back with one attempt in all (the alternative's) — STATUS down (5xx) or no usable key (revoked). Recovery: from healing to the first request served by OpenAI again without a fallback.`,
+      notes: `Method: sandbox (fast timing), our gateway (local server, health recording on, MAX_ATTEMPTS=3, FALLBACK_RETRY_DOWN_MS=${RETRY_DOWN_MS}, FALLBACK_STATUS_REFRESH_MS=1000) and dynalite each in its own process. ${WARMUP_MS / 1000} s of healthy traffic, then ${OUTAGE_MS / 1000} s of outage with 150 requests at a steady rate (100 tts-1, 50 dall-e-3), plus a direct request to the alternative model through the gateway every third tick (the baseline of "added"), then ${(RETRY_DOWN_MS + 10_000) / 1000} s healed. 5xx: every OpenAI call answers 500 until healed; revoked: every OpenAI key revoked (401, so disabled: no usable key) until restored (the key probes run every 5 s in this mode and re-enable a key once its probe passes; deployed, at the schedule's period). "Primary skipped": fell back with one attempt in all (the alternative's) — STATUS down (5xx) or no usable key (revoked). Recovery, per route: from healing to the first request served by OpenAI again without a fallback.`,
     };
   },
 };
