@@ -87,6 +87,22 @@ describe('each trigger falls back, and the answer names both providers', () => {
     expect(h.output.slice(from).join('')).toContain('"reason":"all_keys_cooling"');
   });
 
+  test('ElevenLabs → OpenAI: eleven_multilingual_v2 → gpt-4o-mini-tts, wav from OpenAI (the voice mapping itself: unit tests)', async () => {
+    const el = h.keys('elevenlabs', 1);
+    h.sandbox.revokeKey('elevenlabs', el[0]);
+    const openai = h.keys('openai', 1);
+    const stack = await h.stack({ openai, elevenlabs: el }, ENV);
+    const mark = h.sandbox.log().length;
+    const res = await h.send(`${stack.url}/v1/audio/speech`, { model: 'eleven_multilingual_v2', input: 'Hallo', voice: NOVA_ID, response_format: 'wav' });
+    expect(res.status).toBe(200);
+    expect(res.headers['x-nanobot-provider']).toBe('openai-tts');
+    expect(res.headers['x-nanobot-fallback-from']).toBe('elevenlabs-tts');
+    expect(res.bytes.subarray(0, 4).toString('latin1')).toBe('RIFF');
+    const call = h.sandbox.log().slice(mark).find((r) => r.vendor === 'openai');
+    expect(call?.path).toContain('/audio/speech');
+    expect(calls('openai', openai[0])).toBe(1);
+  });
+
   test('images: dall-e-3 → fal-ai/flux/dev, answered in the OpenAI shape', async () => {
     const { stack, fal } = await revokedOpenAI();
     const res = await h.send(`${stack.url}/v1/images/generations`, { model: 'dall-e-3', prompt: 'a lighthouse', size: '1024x1024' });
@@ -125,6 +141,18 @@ describe('what never falls back', () => {
     const stack = await h.stack({ openai, elevenlabs: el }, ENV);
     const res = await h.send(`${stack.url}/v1/audio/speech`, speechBody());
     expect(res.status).toBe(400);
+    expect(res.headers['x-nanobot-provider']).toBe('openai-tts');
+    expect(res.headers['x-nanobot-fallback-from']).toBeUndefined();
+    expect(calls('elevenlabs', el[0])).toBe(0);
+  });
+
+  test('an answer cut after its first byte is not restarted elsewhere', async () => {
+    const openai = h.keys('openai', 1);
+    const el = h.keys('elevenlabs', 1);
+    h.sandbox.injectFaults('openai', [{ kind: 'truncated_audio', key: openai[0] }]);
+    const stack = await h.stack({ openai, elevenlabs: el }, ENV);
+    const res = await h.send(`${stack.url}/v1/audio/speech`, speechBody());
+    expect(res.status).toBe(200);
     expect(res.headers['x-nanobot-provider']).toBe('openai-tts');
     expect(res.headers['x-nanobot-fallback-from']).toBeUndefined();
     expect(calls('elevenlabs', el[0])).toBe(0);
