@@ -28,6 +28,8 @@ export const PROVIDER_METRICS = {
   timeToFirstByte: 'TimeToFirstByte',
   /** Streamed answers that failed after their first byte. */
   streamAborted: 'StreamAborted',
+  /** Requests that fell back from this provider to another of their chain. */
+  fallbacks: 'Fallbacks',
 } as const;
 
 /**

@@ -4,11 +4,12 @@ import type { GatewayConfig } from '../config/env';
 import type { KeyPool } from '../keys/key-pool';
 import type { KeyPools } from '../keys/pools';
 import { rotationLog } from '../observability/rotation-log';
-import { ProviderId, vendorOf } from '../providers/registry';
+import { imageProviderFor, ProviderId, speechProviderFor, vendorOf } from '../providers/registry';
 import type { ImageProvider, SpeechProvider } from '../providers/types';
 import { fanOut, RotationEvents } from '../rotation/events';
 import { RotationDeps, withRotation } from '../rotation/loop';
 import { RequestTally } from '../rotation/tally';
+import { Fallbacks, Served } from './fallback';
 import { meter } from './meter';
 
 export interface GatewayDeps {
@@ -23,6 +24,13 @@ export interface GatewayDeps {
   keyState?: { beforeRequest(vendor: string): Promise<void> };
   /** Applied to the provider's code a failure carries, before it is answered or logged. */
   redactor: Redactor;
+  /** Fallback chains (none: every request stays on its model's provider). */
+  fallbacks?: Fallbacks;
+}
+
+/** How a client narrowed the fallback chain (`x-nanobot-fallback`). */
+export interface RunOptions {
+  fallback?: string;
 }
 
 export const realTime = {
@@ -97,11 +105,27 @@ export class Gateway {
     return { r, done };
   }
 
-  speech(provider: SpeechProvider<ProviderId>, req: SpeechRequest, deadline: number): Promise<RotationResult<MediaStream>> {
-    return this.stream(provider.id, provider.operation(this.config.baseUrls, req), deadline);
+  /** Speech on its provider, or (configured, and it cannot serve) on the first alternative of its chain that can. */
+  speech(provider: SpeechProvider<ProviderId>, req: SpeechRequest, deadline: number, opts: RunOptions = {}): Promise<Served> {
+    const run = (c: { provider: ProviderId; req: SpeechRequest }) => this.stream(c.provider, (c.provider === provider.id ? provider : (speechProviderFor(c.req.model) as SpeechProvider<ProviderId>)).operation(this.config.baseUrls, c.req), deadline);
+    const fb = this.deps.fallbacks;
+    if (!fb) return run({ provider: provider.id, req }).then((r) => ({ ...r, provider: provider.id }));
+    const map = (alt: string) => {
+      const target = speechProviderFor(alt) as SpeechProvider<ProviderId>; // every chain model was checked at start-up
+      return { provider: target.id, model: alt, req: target.validate({ ...target.adopt(req, alt, { voices: fb.voices }), model: alt }) };
+    };
+    return fb.serve({ provider: provider.id, model: req.model, req }, fb.chain(req.model, opts.fallback), deadline, map, run);
   }
 
-  images(provider: ImageProvider<ProviderId>, req: ImageRequest, deadline: number): Promise<RotationResult<MediaStream>> {
-    return this.stream(provider.id, provider.operation(this.config.baseUrls, req), deadline);
+  /** Images, as speech: on the model's provider or a configured alternative. */
+  images(provider: ImageProvider<ProviderId>, req: ImageRequest, deadline: number, opts: RunOptions = {}): Promise<Served> {
+    const run = (c: { provider: ProviderId; req: ImageRequest }) => this.stream(c.provider, (c.provider === provider.id ? provider : (imageProviderFor(c.req.model) as ImageProvider<ProviderId>)).operation(this.config.baseUrls, c.req), deadline);
+    const fb = this.deps.fallbacks;
+    if (!fb) return run({ provider: provider.id, req }).then((r) => ({ ...r, provider: provider.id }));
+    const map = (alt: string) => {
+      const target = imageProviderFor(alt) as ImageProvider<ProviderId>;
+      return { provider: target.id, model: alt, req: target.validate({ ...target.adopt(req, alt, { voices: fb.voices }), model: alt }) };
+    };
+    return fb.serve({ provider: provider.id, model: req.model, req }, fb.chain(req.model, opts.fallback), deadline, map, run);
   }
 }

@@ -2,6 +2,7 @@ import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { errorFields } from '../domain';
 import { GatewayConfig, loadConfig, mergeKeyLists } from '../config/env';
+import { loadFallbackConfig } from '../config/fallbacks';
 import { loadSecretKeys, SecretKeys } from '../config/secret-keys';
 import { createLogger } from '../observability/logger';
 import { PostResponseExtension } from '../platform/extension';
@@ -61,8 +62,10 @@ async function afterInvoke(rt: Runtime): Promise<void> {
 
 export function prepare(): Promise<Runtime> {
   preparing ??= (async () => {
-    const keys = withSecretKeys(config, await secretKeys());
-    const rt = createRuntime({ ...config, keys }, { ...realTime, log });
+    const secret = await secretKeys();
+    const keys = withSecretKeys(config, secret);
+    // Chains and voices: the environment's, the secret's on top; a bad one fails start-up, as a bad variable does.
+    const rt = createRuntime({ ...config, keys, fallbacks: loadFallbackConfig(process.env, secret) }, { ...realTime, log });
     // A cold container starts with the fleet's knowledge of cooling and disabled keys (one bounded read).
     await rt.keyState?.loadAll();
     const api = process.env.AWS_LAMBDA_RUNTIME_API;

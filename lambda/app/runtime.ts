@@ -23,6 +23,8 @@ import { createMetrics, MetricsTelemetry, TelemetryFanout } from '../observabili
 import { redactingLog } from '../observability/redacting-log';
 import { httpTransport } from '../providers/http/transport';
 import { PROVIDER_IDS, PROVIDERS, ProviderId, providerById, vendorOf, VENDORS } from '../providers/registry';
+import { StatusView } from '../health/status-view';
+import { Fallbacks } from './fallback';
 import { Gateway, GatewayDeps } from './gateway';
 
 export interface Runtime {
@@ -46,11 +48,13 @@ export interface Runtime {
   redactor: Redactor;
   /** The runtime's log: the caller's, every line redacted. */
   log: Log;
+  /** The STATUS items fallback chains read (refreshed in the background). */
+  statusView: StatusView;
   /** Post-response work: health flush when due, job records kept while the store was down. */
   afterResponse(): Promise<void>;
 }
 
-export interface RuntimeOptions extends Omit<GatewayDeps, 'telemetry' | 'keyState' | 'transport' | 'redactor'> {
+export interface RuntimeOptions extends Omit<GatewayDeps, 'telemetry' | 'keyState' | 'transport' | 'redactor' | 'fallbacks'> {
   /** How requests reach providers (default: HTTP, with the configured byte cap and idle timeout). */
   transport?: GatewayDeps['transport'];
   metrics?: Metrics;
@@ -76,7 +80,11 @@ export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runt
   const keyState = sharing.enabled
     ? new SharedKeyState(ddb, config.tableName, pools, log, clock, { ...DEFAULT_SHARING_POLICY, refreshIntervalMs: sharing.refreshIntervalMs, waitBudgetMs: sharing.waitBudgetMs, refreshAheadMs: sharing.refreshAheadMs })
     : undefined;
-  const gateway = new Gateway(config, pools, { ...opts, log, transport, telemetry, keyState, redactor });
+  const statusView = new StatusView(store, PROVIDER_IDS, clock, log, config.fallbackPolicy.statusRefreshMs);
+  const fallbacks = Object.keys(config.fallbacks.chains).length > 0
+    ? new Fallbacks(config.fallbacks, { clock, log, status: (p) => statusView.status(p), fellBack: (p, at) => telemetry.fellBack(p, at), retryDownMs: config.fallbackPolicy.retryDownMs })
+    : undefined;
+  const gateway = new Gateway(config, pools, { ...opts, log, transport, telemetry, keyState, redactor, fallbacks });
   const probeView = createProbeView(config, ddb, { ...opts, log });
   const fingerprints = (p: ProviderId) => gateway.poolOf(p).view().map((k) => k.fingerprint);
   const about = (p: string) => ({
@@ -103,7 +111,7 @@ export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runt
     const probed = VENDORS.filter((v) => pools.get(v).size > 0);
     await Promise.all([flusher.flushIfDue(), jobs.flushUnsavedIfDue(), keyState?.settle(), probeView.refreshIfDue(probed)]);
   };
-  return { gateway, pools, app, routes: routes.map(({ method, path }) => ({ method, path })), recorder, store, flusher, metrics, ddb, jobs, keyState, transport, probeView, redactor, log, afterResponse };
+  return { gateway, statusView, pools, app, routes: routes.map(({ method, path }) => ({ method, path })), recorder, store, flusher, metrics, ddb, jobs, keyState, transport, probeView, redactor, log, afterResponse };
 }
 
 /** Probe results are fresh for three schedule periods (at least five minutes). */

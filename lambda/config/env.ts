@@ -4,6 +4,7 @@ import { CooldownPolicy, DEFAULT_COOLDOWN_POLICY } from '../keys/cooldown';
 import type { RotationSettings } from '../rotation/decide';
 import { BASE_URL_SETTINGS, moduleOf, Vendor, VENDORS } from '../providers/registry';
 import type { BaseUrls } from '../providers/types';
+import { FallbackConfig, loadFallbackConfig } from './fallbacks';
 
 /** Configuration read once, at start-up, from the environment (the README's configuration table). */
 export interface GatewayConfig {
@@ -25,6 +26,10 @@ export interface GatewayConfig {
   transport: { maxAnswerBytes: number; idleTimeoutMs: number };
   /** Scheduled key probes (`lambda/probes`). */
   probes: ProbeConfig;
+  /** Fallback chains and the voice map (`MODEL_FALLBACKS`, `VOICE_MAP`; the secret's on top at start-up); empty: off. */
+  fallbacks: FallbackConfig;
+  /** While a provider's STATUS is down, how often one request still tries it; and how often STATUS is read for that. */
+  fallbackPolicy: { retryDownMs: number; statusRefreshMs: number };
 }
 
 export interface ProbeConfig {
@@ -146,6 +151,8 @@ const envSchema = z.object({
   PROBE_TIMEOUT_MS: int(5_000, 100),
   PROBE_RUN_BUDGET_MS: int(20_000, 1_000),
   PROBE_QUOTA_WARN_PERCENT: int(80, 1),
+  FALLBACK_RETRY_DOWN_MS: int(20_000, 0),
+  FALLBACK_STATUS_REFRESH_MS: int(5_000, 100),
 });
 
 /** Parses with a schema; the first problem becomes a ConfigError naming the variable. */
@@ -183,6 +190,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     transport: { maxAnswerBytes: e.MAX_UPSTREAM_BYTES, idleTimeoutMs: e.STREAM_IDLE_TIMEOUT_MS },
     cooldown: { ...C, defaultCooldownMs: e.COOLDOWN_DEFAULT_MS, maxCooldownMs: e.COOLDOWN_MAX_MS, disableMs: e.KEY_DISABLE_MS },
     probes: { intervalMs: e.PROBE_INTERVAL_MS, timeoutMs: e.PROBE_TIMEOUT_MS, runBudgetMs: e.PROBE_RUN_BUDGET_MS, quotaWarnPercent: e.PROBE_QUOTA_WARN_PERCENT },
+    fallbacks: loadFallbackConfig(env),
+    fallbackPolicy: { retryDownMs: e.FALLBACK_RETRY_DOWN_MS, statusRefreshMs: e.FALLBACK_STATUS_REFRESH_MS },
   };
 }
 

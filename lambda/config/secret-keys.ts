@@ -10,7 +10,11 @@ import { checkKeyEntry } from './env';
  * Each field is an array of keys or one comma-separated string. The field names are the vendor
  * vendor ids of the provider registry.
  */
-export type SecretKeys = Partial<Record<Vendor, string[]>>;
+export type SecretKeys = Partial<Record<Vendor, string[]>> & {
+  /** Fallback chains and voice map (same shapes as MODEL_FALLBACKS and VOICE_MAP), checked at start-up by `loadFallbackConfig`. */
+  fallbacks?: unknown;
+  voices?: unknown;
+};
 
 
 /**
@@ -50,6 +54,7 @@ export function parseSecretKeys(json: string): SecretKeys {
     if (!Object.prototype.hasOwnProperty.call(fields, vendor)) continue;
     out[vendor] = parseField(vendor, fields[vendor]);
   }
+  for (const f of ['fallbacks', 'voices'] as const) if (Object.hasOwn(fields, f)) out[f] = fields[f];
   return out;
 }
 

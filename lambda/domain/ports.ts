@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { VendorId } from './ids';
+import type { ProviderName, VendorId } from './ids';
 import type { Classifier, HeaderMap, RequestSummary, UpstreamAnswer } from './outcome';
 
 /** Epoch milliseconds; injected so cooldowns, windows and deadlines are tested without sleeping. */
@@ -16,6 +16,8 @@ export interface Log {
 /** Where finished requests go (health recording, metrics). Must not throw or block. */
 export interface Telemetry {
   requestDone(summary: RequestSummary): void;
+  /** A request fell back from this provider to another of its chain (counted once per hop). */
+  fellBack?(provider: ProviderName, at: number): void;
 }
 
 /**

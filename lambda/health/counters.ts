@@ -13,13 +13,15 @@ export interface Counters {
   jobsFailed: number;
   /** Streamed answers that failed after their first byte (also counted in `failures`). */
   streamAborted: number;
+  /** Requests that fell back from this provider to another of their chain. */
+  fallbacks: number;
   /** Counts per latency bucket (served requests), aligned with LATENCY_ATTRS. */
   latency: number[];
   /** Counts per time-to-first-byte bucket (served requests), aligned with TTFB_ATTRS. */
   ttfb: number[];
 }
 
-export const COUNTER_ATTRS = ['requests', 'successes', 'failures', 'rateLimited', 'rotations', 'latencySumMs', 'jobsCompleted', 'jobsFailed', 'streamAborted'] as const;
+export const COUNTER_ATTRS = ['requests', 'successes', 'failures', 'rateLimited', 'rotations', 'latencySumMs', 'jobsCompleted', 'jobsFailed', 'streamAborted', 'fallbacks'] as const;
 
 /** The histograms of a bucket item: the Counters field and its DynamoDB attribute per bucket. */
 export const HISTOGRAMS = [
@@ -29,7 +31,7 @@ export const HISTOGRAMS = [
 
 export function emptyCounters(): Counters {
   return {
-    requests: 0, successes: 0, failures: 0, rateLimited: 0, rotations: 0, latencySumMs: 0, jobsCompleted: 0, jobsFailed: 0, streamAborted: 0,
+    requests: 0, successes: 0, failures: 0, rateLimited: 0, rotations: 0, latencySumMs: 0, jobsCompleted: 0, jobsFailed: 0, streamAborted: 0, fallbacks: 0,
     latency: emptyHistogram(), ttfb: emptyHistogram(),
   };
 }

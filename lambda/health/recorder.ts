@@ -35,6 +35,11 @@ export class HealthRecorder implements Telemetry, JobEvents {
     c.rotations += s.rotations;
   }
 
+  /** A request fell back from this provider: counted on it (the request itself is counted where it ran). */
+  fellBack(provider: ProviderName, at: number): void {
+    this.bucket(provider, at).fallbacks += 1;
+  }
+
   /** A job reached a terminal state (counted once fleet-wide: by the container that stored it). */
   jobDone(provider: ProviderName, completed: boolean, at: number): void {
     const c = this.bucket(provider, at);

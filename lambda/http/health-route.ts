@@ -1,7 +1,7 @@
 import { ROUTES } from '../contracts';
 import { Clock, withTimeout } from '../domain';
 import type { KeyPool } from '../keys/key-pool';
-import { emptyCounters } from '../health/counters';
+import { Counters, emptyCounters } from '../health/counters';
 import type { HealthFlusher } from '../health/flusher';
 import type { KeyHealth } from '../health/key-health';
 import type { ProbeView } from '../health/probe-view';
@@ -47,9 +47,7 @@ export function healthRoute(store: HealthStore, flusher: HealthFlusher, poolOf: 
             successes: w.successes,
             failures: w.failures,
             success_rate: s.successRate,
-            rate_limited: w.rateLimited,
-            rotations: w.rotations,
-            stream_aborted: w.streamAborted,
+            ...counts(w),
             latency_ms: { p50: s.p50Ms, p95: s.p95Ms },
             ttfb_ms: { p50: s.ttfbP50Ms, p95: s.ttfbP95Ms },
             ...(capability === 'job' ? { jobs: { completed: w.jobsCompleted, failed: w.jobsFailed } } : {}),
@@ -68,6 +66,11 @@ export function healthRoute(store: HealthStore, flusher: HealthFlusher, poolOf: 
       });
     },
   };
+}
+
+/** The window's counts besides requests, successes and failures. */
+function counts(w: Counters) {
+  return { rate_limited: w.rateLimited, rotations: w.rotations, stream_aborted: w.streamAborted, fallbacks: w.fallbacks };
 }
 
 function vendorDetail(poolOfVendor: (v: string) => KeyPool, probed: Map<string, KeyHealth[]>, summaryOf: (v: string) => Parameters<typeof probeJson>[0]) {

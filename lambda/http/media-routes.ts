@@ -6,11 +6,17 @@ import { Call, errorResult, HttpResult, jsonBody, Route } from './app';
 import { failureToHttp } from './errors';
 import { parseImages, parseSpeech } from './validation';
 
-/** What the media routes need of the gateway: run a validated request on its provider. */
+/** A result and the provider that answered; `from`: the provider that could not (a fallback). */
+type Served = RotationResult<MediaStream> & { provider: ProviderId; from?: ProviderId };
+
+/** What the media routes need of the gateway: run a validated request on its provider (or a configured alternative). */
 export interface MediaRunner {
-  speech(provider: SpeechProvider<ProviderId>, req: SpeechRequest, deadline: number): Promise<RotationResult<MediaStream>>;
-  images(provider: ImageProvider<ProviderId>, req: ImageRequest, deadline: number): Promise<RotationResult<MediaStream>>;
+  speech(provider: SpeechProvider<ProviderId>, req: SpeechRequest, deadline: number, opts?: { fallback?: string }): Promise<Served>;
+  images(provider: ImageProvider<ProviderId>, req: ImageRequest, deadline: number, opts?: { fallback?: string }): Promise<Served>;
 }
+
+/** `x-nanobot-fallback`: `none`, or the part of the configured chain the client accepts. */
+const FALLBACK_HEADER = 'x-nanobot-fallback';
 
 /** `POST /v1/audio/speech` and `POST /v1/images/generations`. */
 export function mediaRoutes(gw: MediaRunner): Route[] {
@@ -19,14 +25,14 @@ export function mediaRoutes(gw: MediaRunner): Route[] {
       ...ROUTES.speech,
       handle: async (call) => {
         const { serving, req } = parseSpeech(jsonBody(call.event));
-        return answer(call, serving.id, await gw.speech(serving, req, call.deadline), streamed);
+        return served(call, await gw.speech(serving, req, call.deadline, { fallback: header(call, FALLBACK_HEADER) }));
       },
     },
     {
       ...ROUTES.images,
       handle: async (call) => {
         const { serving, req } = parseImages(jsonBody(call.event));
-        return answer(call, serving.id, await gw.images(serving, req, call.deadline), streamed);
+        return served(call, await gw.images(serving, req, call.deadline, { fallback: header(call, FALLBACK_HEADER) }));
       },
     },
   ];
@@ -37,6 +43,19 @@ export function answer<T>(call: Call, provider: string, r: RotationResult<T>, ok
   const res = r.ok ? ok(r.value) : failed(call, provider, r.failure);
   res.headers = { ...res.headers, 'x-nanobot-provider': provider, 'x-nanobot-attempts': String(r.attempts) };
   return res;
+}
+
+/** A media answer, naming the provider that answered and, after a fallback, the one that could not. */
+function served(call: Call, r: Served): HttpResult {
+  const res = answer(call, r.provider, r, streamed);
+  if (r.from) res.headers = { ...res.headers, 'x-nanobot-fallback-from': r.from };
+  return res;
+}
+
+function header(call: Call, name: string): string | undefined {
+  const h = call.event.headers ?? {};
+  const k = Object.keys(h).find((x) => x.toLowerCase() === name);
+  return k === undefined ? undefined : h[k] ?? undefined;
 }
 
 function failed(call: Call, provider: string, f: Failure): HttpResult {

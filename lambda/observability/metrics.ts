@@ -32,6 +32,12 @@ export class MetricsTelemetry implements Telemetry {
     if (s.streamAborted) m.addMetric(M.streamAborted, MetricUnit.Count, 1);
     m.publishStoredMetrics();
   }
+
+  fellBack(provider: string): void {
+    this.metrics.addDimension('provider', provider);
+    this.metrics.addMetric(M.fallbacks, MetricUnit.Count, 1);
+    this.metrics.publishStoredMetrics();
+  }
 }
 
 /** Fans one request summary out to several sinks; a failing sink never affects the others or the request. */
@@ -41,6 +47,15 @@ export class TelemetryFanout implements Telemetry {
     for (const sink of this.sinks) {
       try {
         sink.requestDone(s);
+      } catch (e) {
+        this.onError(e);
+      }
+    }
+  }
+  fellBack(provider: string, at: number): void {
+    for (const sink of this.sinks) {
+      try {
+        sink.fellBack?.(provider, at);
       } catch (e) {
         this.onError(e);
       }

@@ -24,11 +24,24 @@ interface ProviderBase<Id extends string> {
   serves(model: string): boolean;
 }
 
+/** Operator-supplied: OpenAI voice name → ElevenLabs voice id (`VOICE_MAP`), read in both directions. */
+export type VoiceMap = Record<string, string>;
+
+/** What a provider needs to take over a request written for another provider's model (a fallback). */
+export interface MappingContext {
+  voices: VoiceMap;
+}
+
 /** `POST /v1/audio/speech`. */
 export interface SpeechProvider<Id extends string = string> extends ProviderBase<Id> {
   capability: 'speech';
   /** The provider's own rules on top of the route's schema; throws `InvalidRequest`. */
   validate(input: SpeechInput): SpeechRequest;
+  /**
+   * A request written for another model, rewritten for this provider's model `target` (voice, …) before its
+   * `validate` judges it; throws `InvalidRequest` when it cannot be carried over faithfully.
+   */
+  adopt(input: SpeechInput, target: string, ctx: MappingContext): SpeechInput;
   operation(urls: BaseUrls, req: SpeechRequest): Operation<MediaStream>;
 }
 
@@ -36,6 +49,8 @@ export interface SpeechProvider<Id extends string = string> extends ProviderBase
 export interface ImageProvider<Id extends string = string> extends ProviderBase<Id> {
   capability: 'image';
   validate(input: ImageInput): ImageRequest;
+  /** As for speech: another model's request in this provider's terms, or `InvalidRequest`. */
+  adopt(input: ImageInput, target: string, ctx: MappingContext): ImageInput;
   operation(urls: BaseUrls, req: ImageRequest): Operation<MediaStream>;
 }
 

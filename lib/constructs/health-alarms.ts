@@ -36,6 +36,8 @@ export interface HealthAlarmsProps {
    * @default 20000
    */
   readonly latencyP95Ms?: number;
+  /** Requests that fell back to another provider (EMF `Fallbacks`, all providers) within 5 minutes that alarm. @default 20 */
+  readonly fallbackThreshold?: number;
   /** Subscribed to the topic when set (the recipient must confirm the subscription email). */
   readonly alarmEmail?: string;
   /** Alarm names start with this. @default 'nanobot' */
@@ -158,6 +160,16 @@ export class HealthAlarms extends Construct {
       description:
         'A key was disabled as invalid or out of quota (401/insufficient_quota/exhausted balance). ' +
         'Replace or top it up, then update the nanobot/provider-keys secret.',
+    });
+
+    // --- Fallback chains: served, but not by the provider the client asked for ---------------------
+    const fallbacks = props.fallbackThreshold ?? 20;
+    this.add('Fallbacks', {
+      metric: m.total('Fallbacks', 'fallbacks (all providers)'),
+      threshold: fallbacks,
+      description:
+        `At least ${fallbacks} requests fell back to another provider in 5 minutes (EMF Fallbacks, on the provider that could not serve). ` +
+        'Clients are served by the alternative (a different voice or image model): look for "fell back" log lines and the primary\'s STATUS.',
     });
 
     // --- Provider failure ratio, one alarm per provider ----------------------------------------

@@ -112,8 +112,9 @@ export class HealthDashboard extends Construct {
       m.metric('TimeToFirstByte', p, Stats.p(95)).with({ label: `${p} p95` }),
     ]);
     this.dashboard.addWidgets(
-      graph('Time to first byte p50 / p95 per provider (ms)', ttfb, { leftLabel: 'ms', width: 12 }),
-      graph('Streams aborted after the first byte', m.perProvider('StreamAborted'), { leftLabel: 'aborted / 5 min', width: 12 }),
+      graph('Time to first byte p50 / p95 per provider (ms)', ttfb, { leftLabel: 'ms', width: 8 }),
+      graph('Streams aborted after the first byte', m.perProvider('StreamAborted'), { leftLabel: 'aborted / 5 min', width: 8 }),
+      graph('Fallbacks (on the provider that could not serve)', m.perProvider('Fallbacks'), { leftLabel: 'fallbacks / 5 min', width: 8 }),
     );
     this.dashboard.addWidgets(
       graph(

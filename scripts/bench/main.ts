@@ -12,11 +12,12 @@ import { coldstartScenario } from './coldstart';
 import { fleetScenario } from './fleet';
 import { ttfbScenario } from './ttfb';
 import { redactScenario } from './redact';
+import { outageScenario } from './outage';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
-const SCENARIOS: Scenario[] = [poolScenario, healthScenario, overheadScenario, stormScenario, coldstartScenario, fleetScenario, ttfbScenario, redactScenario];
+const SCENARIOS: Scenario[] = [poolScenario, healthScenario, overheadScenario, stormScenario, coldstartScenario, fleetScenario, ttfbScenario, redactScenario, outageScenario];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

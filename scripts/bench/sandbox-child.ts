@@ -24,6 +24,8 @@ async function main(): Promise<void> {
       /** Call records from index `from` on (the log only grows). */
       log: (from) => sb.log().slice(Number(from ?? 0)),
       reset: () => sb.reset(),
+      revokeKey: (vendor, key) => sb.revokeKey(vendor as Vendor, key as string),
+      restoreKey: (vendor, key) => sb.restoreKey(vendor as Vendor, key as string),
       setTiming: (timing) => sb.setTiming(timing as 'fast' | 'realistic'),
       memory: () => process.memoryUsage(),
     },

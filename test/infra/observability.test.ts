@@ -88,6 +88,7 @@ describe('HealthAlarms', () => {
         'nanobot-rotated-log-lines',
         'nanobot-all-keys-exhausted',
         'nanobot-keys-disabled',
+        'nanobot-fallbacks',
         ...PROVIDER_IDS.map((p) => `nanobot-failure-ratio-${p}`),
         'nanobot-function-errors',
         'nanobot-function-throttles',
@@ -99,7 +100,7 @@ describe('HealthAlarms', () => {
         'nanobot-probe-runs-missing',
       ].sort(),
     );
-    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 18 + 7);
+    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 19 + 7);
   });
 
   it('every alarm: missing data is not breaching (but for the probe heartbeat), ALARM and OK notify the topic', () => {
@@ -146,6 +147,13 @@ describe('HealthAlarms', () => {
       expect(a).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
       expectSumOverProviders(a, metric);
     }
+  });
+
+  it('fallback frequency: at least 20 fallbacks in 5 minutes across providers (EMF Fallbacks)', () => {
+    const a = alarm('nanobot-fallbacks');
+    expect(a).toMatchObject({ Threshold: 20, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching' });
+    expectSumOverProviders(a, 'Fallbacks');
+    expect((a as unknown as { AlarmDescription: string }).AlarmDescription).toContain('fell back');
   });
 
   it.each([...PROVIDER_IDS])('failure ratio of %s: Failures/Requests with a minimum of requests', (provider) => {

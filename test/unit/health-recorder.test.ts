@@ -67,3 +67,18 @@ describe('HealthRecorder: time to first byte and aborted streams', () => {
     expect(sum.ttfb[TTFB_ATTRS.length - 1]).toBe(1);
   });
 });
+
+describe('HealthRecorder: fallbacks', () => {
+  test('a fallback is counted on the provider fallen back from, apart from its requests', () => {
+    const r = new HealthRecorder();
+    r.requestDone(summary({ served: false, status: 502 }));
+    r.fellBack('openai-tts', AT);
+    r.fellBack('openai-tts', AT);
+    const [b] = r.drain();
+    expect(b.counters).toMatchObject({ requests: 1, failures: 1, fallbacks: 2 });
+  });
+
+  test('fallbacks add up like every counter (bucket items, the window)', () => {
+    expect(addInto({ ...emptyCounters(), fallbacks: 2 }, { ...emptyCounters(), fallbacks: 3 }).fallbacks).toBe(5);
+  });
+});

@@ -42,3 +42,27 @@ test('one EMF line per request with the documented metric names', () => {
   expect(third._aws.CloudWatchMetrics[0].Metrics).toEqual(expect.arrayContaining([{ Name: 'StreamAborted', Unit: 'Count' }]));
   expect(third).not.toHaveProperty('TimeToFirstByte');
 });
+
+test('a fallback: one EMF line with Fallbacks = 1 on the provider fallen back from, dimensions {service, provider}', () => {
+  const saved = { ...process.env };
+  process.env.POWERTOOLS_DEV = 'true';
+  process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+  const lines: string[] = [];
+  const spy = jest.spyOn(console, 'log').mockImplementation((s: string) => void lines.push(s));
+  try {
+    jest.isolateModules(() => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { createMetrics, MetricsTelemetry, TelemetryFanout } = require('../../lambda/observability/metrics') as typeof import('../../lambda/observability/metrics');
+      new TelemetryFanout([new MetricsTelemetry(createMetrics())]).fellBack('openai-tts', Date.now());
+    });
+  } finally {
+    spy.mockRestore();
+    process.env = saved;
+  }
+  expect(lines).toHaveLength(1);
+  const emf = JSON.parse(lines[0]) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] } };
+  expect(emf.Fallbacks).toBe(1);
+  expect(emf.provider).toBe('openai-tts');
+  expect(emf._aws.CloudWatchMetrics[0].Metrics.map((m) => m.Name)).toEqual(['Fallbacks']);
+  expect(emf._aws.CloudWatchMetrics[0].Dimensions[0].sort()).toEqual(['provider', 'service']);
+});

@@ -3,6 +3,7 @@ import { relayAudio } from '../http/relay';
 import { range, tooLong } from '../rules';
 import type { SpeechProvider } from '../types';
 import { classifyElevenLabs } from './classify';
+import { adoptSpeech } from './mapping';
 
 const ELEVENLABS_MODEL = /^eleven_[a-z0-9_]{1,60}$/;
 const ELEVENLABS_VOICE_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -65,5 +66,6 @@ export const elevenlabsTts: SpeechProvider<'elevenlabs-tts'> = {
     if (p.instructions !== undefined) throw new InvalidRequest('instructions are not supported by ElevenLabs models.', 'instructions', 'unsupported_parameter');
     return req;
   },
+  adopt: (input, _target, ctx) => adoptSpeech(input, ctx, (m) => ELEVENLABS_MODEL.test(m)),
   operation: (urls, req) => elevenLabsSpeech(urls.elevenlabs, req),
 };

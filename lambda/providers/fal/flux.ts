@@ -4,6 +4,7 @@ import { obj } from '../http/json';
 import { tooLong } from '../rules';
 import type { ImageProvider } from '../types';
 import { classifyFal } from './classify';
+import { adoptImage } from './mapping';
 
 export const FAL_IMAGE_MODELS = ['fal-ai/flux/dev', 'fal-ai/flux/schnell'] as const;
 const QUALITIES = ['standard', 'hd', 'auto'];
@@ -96,5 +97,6 @@ export const falFlux: ImageProvider<'fal-flux'> = {
     if (p.size !== undefined && p.size !== 'auto') req.size = p.size;
     return req;
   },
+  adopt: (input) => adoptImage(input),
   operation: (urls, req) => falFluxImages(urls.fal, req),
 };

@@ -4,6 +4,7 @@ import { obj } from '../http/json';
 import { tooLong } from '../rules';
 import type { ImageProvider } from '../types';
 import { classifyOpenAI } from './classify';
+import { adoptImage } from './mapping';
 import { auth } from './speech';
 
 export const OPENAI_IMAGE_MODELS = ['dall-e-2', 'dall-e-3', 'gpt-image-1', 'gpt-image-1-mini', 'gpt-image-1.5'] as const;
@@ -91,5 +92,6 @@ export const openaiImage: ImageProvider<'openai-image'> = {
     if (p.style !== undefined) req.style = p.style;
     return req;
   },
+  adopt: (input, target) => adoptImage(input, target),
   operation: (urls, req) => openaiImages(urls.openai, req),
 };

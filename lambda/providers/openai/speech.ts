@@ -3,6 +3,7 @@ import { relayAudio } from '../http/relay';
 import { range, tooLong } from '../rules';
 import type { SpeechProvider } from '../types';
 import { classifyOpenAI } from './classify';
+import { adoptSpeech } from './mapping';
 
 export const OPENAI_TTS_MODELS = ['tts-1', 'tts-1-hd', 'gpt-4o-mini-tts', 'gpt-4o-mini-tts-2025-12-15'] as const;
 export const OPENAI_VOICES = ['alloy', 'ash', 'ballad', 'coral', 'echo', 'fable', 'onyx', 'nova', 'sage', 'shimmer', 'verse', 'marin', 'cedar'] as const;
@@ -54,5 +55,6 @@ export const openaiTts: SpeechProvider<'openai-tts'> = {
     }
     return req;
   },
+  adopt: (input, _target, ctx) => adoptSpeech(input, ctx, { models: OPENAI_TTS_MODELS, voices: OPENAI_VOICES }),
   operation: (urls, req) => openaiSpeech(urls.openai, req),
 };
