@@ -7,6 +7,7 @@ import { rotationLog } from '../observability/rotation-log';
 import { ProviderId, vendorOf } from '../providers/registry';
 import type { ImageProvider, SpeechProvider } from '../providers/types';
 import { fanOut, RotationEvents } from '../rotation/events';
+import { AdmissionQueue } from '../rotation/admission-queue';
 import { RotationDeps, withRotation } from '../rotation/loop';
 import { RequestTally } from '../rotation/tally';
 import { meter } from './meter';
@@ -23,6 +24,12 @@ export interface GatewayDeps {
   keyState?: { beforeRequest(vendor: string): Promise<void> };
   /** Applied to the provider's code a failure carries, before it is answered or logged. */
   redactor: Redactor;
+}
+
+/** A request's own say over its queue wait (`x-nanobot-max-wait-ms`), and its client going away. */
+export interface WaitOptions {
+  maxWaitMs?: number;
+  signal?: AbortSignal;
 }
 
 export const realTime = {
@@ -50,13 +57,23 @@ export class Gateway {
     this.log = rotationLog(deps.log);
   }
 
+  /** Each pool's admission queue (a pool rebuilt for a new key list gets a new one). */
+  private readonly queues = new WeakMap<KeyPool, AdmissionQueue>();
+
+  private queueOf(pool: KeyPool): AdmissionQueue | undefined {
+    if (this.config.admission.maxQueueLength === 0) return undefined;
+    let q = this.queues.get(pool);
+    if (!q) this.queues.set(pool, (q = new AdmissionQueue(pool, this.config.admission, this.deps.clock)));
+    return q;
+  }
+
   poolOf(provider: ProviderId): KeyPool {
     return this.pools.get(vendorOf(provider));
   }
 
   /** Runs an operation whose result is read whole; recorded once it is known. */
-  async run<T>(provider: ProviderId, op: Operation<T>, deadline: number): Promise<RotationResult<T>> {
-    const { r, done } = await this.rotate(provider, op, deadline);
+  async run<T>(provider: ProviderId, op: Operation<T>, deadline: number, wait?: WaitOptions): Promise<RotationResult<T>> {
+    const { r, done } = await this.rotate(provider, op, deadline, wait);
     done(r.ok, this.deps.clock());
     return r;
   }
@@ -65,8 +82,8 @@ export class Gateway {
    * Runs an operation whose result streams: answered from the first byte, recorded when the body
    * ends — served, or aborted mid-stream (a failure for health: `streamAborted`).
    */
-  async stream(provider: ProviderId, op: Operation<MediaStream>, deadline: number): Promise<RotationResult<MediaStream>> {
-    const { r, done } = await this.rotate(provider, op, deadline);
+  async stream(provider: ProviderId, op: Operation<MediaStream>, deadline: number, wait?: WaitOptions): Promise<RotationResult<MediaStream>> {
+    const { r, done } = await this.rotate(provider, op, deadline, wait);
     if (!r.ok) {
       done(false, this.deps.clock());
       return r;
@@ -78,11 +95,13 @@ export class Gateway {
     return { ...r, value: { ...r.value, body } };
   }
 
-  private async rotate<T>(provider: ProviderId, op: Operation<T>, deadline: number) {
+  private async rotate<T>(provider: ProviderId, op: Operation<T>, deadline: number, wait: WaitOptions = {}) {
     const started = this.deps.clock();
     await this.deps.keyState?.beforeRequest(vendorOf(provider));
     const tally = new RequestTally(provider);
-    const r = await withRotation(provider, op, this.poolOf(provider), deadline, this.config.rotation, this.rotationDeps, fanOut(this.log, tally));
+    const pool = this.poolOf(provider);
+    const queue = this.queueOf(pool);
+    const r = await withRotation(provider, op, pool, deadline, this.config.rotation, this.rotationDeps, fanOut(this.log, tally), queue && { queue, ...wait });
     // A provider's code is allow-listed by its classifier already; this is the second line.
     if (!r.ok && 'code' in r.failure && r.failure.code !== undefined) r.failure.code = this.deps.redactor.redact(r.failure.code);
     const failure = r.ok ? undefined : r.failure;
@@ -97,11 +116,11 @@ export class Gateway {
     return { r, done };
   }
 
-  speech(provider: SpeechProvider<ProviderId>, req: SpeechRequest, deadline: number): Promise<RotationResult<MediaStream>> {
-    return this.stream(provider.id, provider.operation(this.config.baseUrls, req), deadline);
+  speech(provider: SpeechProvider<ProviderId>, req: SpeechRequest, deadline: number, wait?: WaitOptions): Promise<RotationResult<MediaStream>> {
+    return this.stream(provider.id, provider.operation(this.config.baseUrls, req), deadline, wait);
   }
 
-  images(provider: ImageProvider<ProviderId>, req: ImageRequest, deadline: number): Promise<RotationResult<MediaStream>> {
-    return this.stream(provider.id, provider.operation(this.config.baseUrls, req), deadline);
+  images(provider: ImageProvider<ProviderId>, req: ImageRequest, deadline: number, wait?: WaitOptions): Promise<RotationResult<MediaStream>> {
+    return this.stream(provider.id, provider.operation(this.config.baseUrls, req), deadline, wait);
   }
 }

@@ -66,8 +66,8 @@ export const FAILURE_STATUS: Record<Failure['kind'], number> = {
 
 /** One request through the rotation loop; a success names the key that served it. */
 export type RotationResult<T> =
-  | { ok: true; value: T; attempts: number; keyId: string; keyFingerprint: string }
-  | { ok: false; failure: Failure; attempts: number };
+  | { ok: true; value: T; attempts: number; keyId: string; keyFingerprint: string; queuedMs?: number }
+  | { ok: false; failure: Failure; attempts: number; queuedMs?: number };
 
 /** What one client request amounted to, for health recording and metrics. */
 export interface RequestSummary {

@@ -4,7 +4,8 @@ import { DisableReason, Forbidden, KeyLease, KeyState, KeyStateChange, KeyView, 
 import { CooldownPolicy, DEFAULT_COOLDOWN_POLICY, cooldownFor, disableFor } from './cooldown';
 import { MinHeap } from './min-heap';
 import { RoundRobin } from './round-robin';
-import { ANY, nextUsableIn, PROBE_TIMEOUT_MS, Slot, Timer, waitFor } from './slot';
+import type { KeyRoom } from './room';
+import { ANY, full, nextUsableIn, PROBE_TIMEOUT_MS, Slot, Timer, waitFor } from './slot';
 
 /**
  * The keys of one vendor, shared by all of that vendor's providers.
@@ -35,7 +36,7 @@ export class KeyPool {
   ) {
     this.slots = secrets.map((secret, i) => {
       const lease = new KeyLease(vendor, `${vendor}#${i + 1}`, fingerprintOf(secret), secret);
-      const slot: Slot = { lease, state: 'usable', until: 0, strikes: 0, disables: 0, since: 0, gen: 0, probe: false, probeOutUntil: 0 };
+      const slot: Slot = { lease, state: 'usable', until: 0, strikes: 0, disables: 0, since: 0, gen: 0, probe: false, probeOutUntil: 0, inFlight: 0 };
       this.byId.set(lease.id, slot);
       this.byFingerprint.set(lease.fingerprint, slot);
       return slot;
@@ -57,8 +58,10 @@ export class KeyPool {
       const slot = entry.item;
       if (entry.gen !== slot.gen || slot.state !== 'usable' || slot.forbidden?.has(provider)) continue;
       queue.requeue(entry);
-      if (slot.probe && slot.probeOutUntil > now) continue;
+      if ((slot.probe && slot.probeOutUntil > now) || full(slot)) continue;
       if (slot.probe) slot.probeOutUntil = now + PROBE_TIMEOUT_MS;
+      slot.inFlight += 1;
+      if (slot.budget !== undefined) slot.budget -= 1;
       queue.compact();
       return { kind: 'key', lease: slot.lease };
     }
@@ -70,7 +73,62 @@ export class KeyPool {
   /** The attempt on this key ended without telling anything about the key (provider trouble): let another request try it. */
   settle(lease: KeyLease): void {
     const slot = this.slotOf(lease);
-    if (slot) slot.probeOutUntil = 0;
+    if (!slot) return;
+    slot.probeOutUntil = 0;
+    slot.inFlight = Math.max(0, slot.inFlight - 1);
+    // After the caller's marks on this answer (cooled, rested, proven): the room is then known.
+    if (this.roomListeners.length) queueMicrotask(() => this.roomListeners.forEach((fn) => fn()));
+  }
+
+  private readonly roomListeners: (() => void)[] = [];
+
+  /** Told whenever an attempt settles (a probe answered, a slot of budget or concurrency may be free). */
+  onRoom(fn: () => void): void {
+    this.roomListeners.push(fn);
+  }
+
+  /**
+   * What the provider said about the key's room on its last answer: requests left in its budget
+   * and its budget per window (OpenAI x-ratelimit-*), its concurrency limit (ElevenLabs). Call
+   * before `settle`: requests picked since the answer left are still counted against the budget.
+   */
+  noteRoom(lease: KeyLease, room: { remaining?: number; limit?: number; maxInFlight?: number }): void {
+    const slot = this.slotOf(lease);
+    if (!slot) return;
+    if (room.remaining !== undefined) slot.budget = Math.max(0, room.remaining - (slot.inFlight - 1));
+    if (room.limit !== undefined) slot.limit = room.limit;
+    if (room.maxInFlight !== undefined) slot.maxInFlight = room.maxInFlight;
+  }
+
+  /** The room of each key usable for `provider` now (the admission queue releases no more waiters than this). */
+  rooms(provider = ANY): KeyRoom[] {
+    const now = this.clock();
+    this.releaseExpired(now);
+    return this.slots
+      .filter((s) => s.state === 'usable' && !s.forbidden?.has(provider))
+      .map((s) => ({ probe: s.probe, probeOutUntil: s.probeOutUntil > now ? s.probeOutUntil : 0, budget: s.budget, maxInFlight: s.maxInFlight, inFlight: s.inFlight }));
+  }
+
+  /**
+   * When keys come back for `provider`: ms until each cooling key does (soonest first; a key full
+   * on concurrency at 0), the requests one takes when back (its known budget or concurrency, else
+   * 1: a probe first), and how long a spent key stays out (its cooldown).
+   */
+  returns(provider = ANY): { returnsInMs: number[]; perReturn: number; cycleMs: number } {
+    const now = this.clock();
+    this.releaseExpired(now);
+    const returnsInMs: number[] = [];
+    let perReturn = 1;
+    let cycleMs = this.policy.defaultCooldownMs;
+    for (const s of this.slots) {
+      if (s.forbidden?.has(provider)) continue;
+      if (s.state === 'cooling') {
+        returnsInMs.push(s.until - now);
+        cycleMs = Math.max(cycleMs, s.until - s.since);
+      } else if (s.state === 'usable' && s.maxInFlight !== undefined && full(s)) returnsInMs.push(0);
+      perReturn = Math.max(perReturn, s.limit ?? s.maxInFlight ?? 1);
+    }
+    return { returnsInMs: returnsInMs.sort((a, b) => a - b), perReturn, cycleMs };
   }
 
   /** Time until some key can be tried for `provider` (0 if one can now); undefined if none ever can (all disabled, kept out, or none). */
@@ -317,7 +375,9 @@ export class KeyPool {
       // is disabled for longer (its `disables` count is kept until it answers ok).
       slot.state = 'usable';
       slot.reason = undefined;
-      slot.probe = true;
+      // A known budget refills whole: that many may go at once. Unknown: one probe first.
+      slot.budget = slot.limit;
+      slot.probe = slot.limit === undefined;
       slot.probeOutUntil = 0;
       slot.gen += 1;
       this.enqueue(slot);
