@@ -17,6 +17,9 @@ import { ANY, full, nextUsableIn, PROBE_TIMEOUT_MS, Slot, Timer, waitFor } from 
  * back when a cooldown, disable or exclusion ends. Each state change queues at most one entry per
  * provider, so a pick is O(1) amortised, and O(log n) per cooldown — never a scan of the pool.
  */
+/** A key busy on requests (a probe out, its concurrency taken) frees about this often: one speech or image answer. */
+const BUSY_CYCLE_MS = 2_000;
+
 export class KeyPool {
   private readonly slots: Slot[];
   private readonly queues = new Map<string, RoundRobin<Slot>>();
@@ -100,6 +103,17 @@ export class KeyPool {
     if (room.maxInFlight !== undefined) slot.maxInFlight = room.maxInFlight;
   }
 
+  /**
+   * Keys not yet heard from become probes: with their budget and concurrency unknown, one request
+   * each first, the rest once it answered (the admission queue turns this on: a burst on a fresh
+   * pool then waits one round trip instead of drawing 429s).
+   */
+  probeFresh(): void {
+    for (const s of this.slots) {
+      if (s.state === 'usable' && s.inFlight === 0 && s.limit === undefined && s.maxInFlight === undefined && s.strikes === 0) s.probe = true;
+    }
+  }
+
   /** The room of each key usable for `provider` now (the admission queue releases no more waiters than this). */
   rooms(provider = ANY): KeyRoom[] {
     const now = this.clock();
@@ -110,25 +124,25 @@ export class KeyPool {
   }
 
   /**
-   * When keys come back for `provider`: ms until each cooling key does (soonest first; a key full
-   * on concurrency at 0), the requests one takes when back (its known budget or concurrency, else
-   * 1: a probe first), and how long a spent key stays out (its cooldown).
+   * When keys come back for `provider` and how many requests each then takes (see `KeyReturn`),
+   * soonest first, and how long a spent key stays out (its cooldown; else BUSY_CYCLE_MS).
    */
-  returns(provider = ANY): { returnsInMs: number[]; perReturn: number; cycleMs: number } {
+  returns(provider = ANY): { returns: { inMs: number; takes: number }[]; cycleMs: number } {
     const now = this.clock();
     this.releaseExpired(now);
-    const returnsInMs: number[] = [];
-    let perReturn = 1;
-    let cycleMs = this.policy.defaultCooldownMs;
+    const returns: { inMs: number; takes: number }[] = [];
+    let cycleMs = 0;
     for (const s of this.slots) {
       if (s.forbidden?.has(provider)) continue;
+      const known = s.limit ?? s.maxInFlight;
       if (s.state === 'cooling') {
-        returnsInMs.push(s.until - now);
+        returns.push({ inMs: s.until - now, takes: known ?? 1 });
         cycleMs = Math.max(cycleMs, s.until - s.since);
-      } else if (s.state === 'usable' && s.maxInFlight !== undefined && full(s)) returnsInMs.push(0);
-      perReturn = Math.max(perReturn, s.limit ?? s.maxInFlight ?? 1);
+      } else if (s.state === 'usable' && ((s.probe && s.probeOutUntil > now) || full(s))) {
+        returns.push({ inMs: 0, takes: known ?? Number.POSITIVE_INFINITY });
+      }
     }
-    return { returnsInMs: returnsInMs.sort((a, b) => a - b), perReturn, cycleMs };
+    return { returns: returns.sort((x, y) => x.inMs - y.inMs), cycleMs: cycleMs || BUSY_CYCLE_MS };
   }
 
   /** Time until some key can be tried for `provider` (0 if one can now); undefined if none ever can (all disabled, kept out, or none). */
@@ -375,9 +389,10 @@ export class KeyPool {
       // is disabled for longer (its `disables` count is kept until it answers ok).
       slot.state = 'usable';
       slot.reason = undefined;
-      // A known budget refills whole: that many may go at once. Unknown: one probe first.
-      slot.budget = slot.limit;
-      slot.probe = slot.limit === undefined;
+      // One probe first, even with a known budget per window: how much of it refilled is known
+      // only from the probe's answer (x-ratelimit-remaining-requests); then that many go at once.
+      slot.budget = undefined;
+      slot.probe = true;
       slot.probeOutUntil = 0;
       slot.gen += 1;
       this.enqueue(slot);

@@ -50,6 +50,7 @@ export class AdmissionQueue {
     private readonly clock: () => number,
     private readonly timers: QueueTimers = realTimers,
   ) {
+    pool.probeFresh();
     pool.onRoom(() => this.release());
   }
 
@@ -107,7 +108,7 @@ export class AdmissionQueue {
     this.timer = undefined;
     let soonest = Number.POSITIVE_INFINITY;
     for (const p of new Set(this.waiters.map((w) => w.provider))) {
-      const back = this.pool.returns(p).returnsInMs.find((ms) => ms > 0);
+      const back = this.pool.returns(p).returns.find((r) => r.inMs > 0)?.inMs;
       if (back !== undefined) soonest = Math.min(soonest, back);
     }
     if (Number.isFinite(soonest)) {

@@ -13,10 +13,8 @@ export interface AdmissionSettings {
 export interface QueueView {
   /** Waiters already ahead of this request (all of the vendor's providers). */
   ahead: number;
-  /** Time until each key that will come back does (cooling ends, a slot frees), soonest first. */
-  returnsInMs: readonly number[];
-  /** Requests one returning key takes: its known budget (OpenAI x-ratelimit-limit-requests, ElevenLabs concurrency), else 1. */
-  perReturn: number;
+  /** Keys that will take requests again, soonest first. */
+  returns: readonly KeyReturn[];
   /** How long a key takes to come back again once spent (its window); used past the first wave. */
   cycleMs: number;
 }
@@ -26,6 +24,17 @@ export interface WaitLimits {
   now: number;
   deadline: number;
   maxWaitMs?: number;
+}
+
+/**
+ * A key coming back: in how long (a cooldown's end; 0 for a key busy now — a probe out, its
+ * concurrency taken), and how many requests it then takes: its known budget or concurrency; 1 for
+ * a key back from a cooldown with neither known (a probe first); unbounded for a probe out on a
+ * key whose budget is unknown (if it answers, the rest follow).
+ */
+export interface KeyReturn {
+  inMs: number;
+  takes: number;
 }
 
 export type Admission =
@@ -40,11 +49,15 @@ export type Admission =
  * Infinity when nothing will ever come back.
  */
 export function startEstimate(q: Omit<QueueView, 'ahead'>, position: number): number {
-  const n = q.returnsInMs.length;
-  if (n === 0) return Number.POSITIVE_INFINITY;
-  const turn = Math.floor(position / Math.max(1, q.perReturn));
-  const wave = Math.floor(turn / n);
-  return Math.max(0, q.returnsInMs[turn % n]) + wave * Math.max(1, q.cycleMs);
+  const perWave = q.returns.reduce((n, r) => n + Math.max(1, r.takes), 0);
+  if (perWave === 0) return Number.POSITIVE_INFINITY;
+  const wave = Number.isFinite(perWave) ? Math.floor(position / perWave) : 0;
+  let left = Number.isFinite(perWave) ? position % perWave : position;
+  for (const r of q.returns) {
+    left -= Math.max(1, r.takes);
+    if (left < 0) return Math.max(0, r.inMs) + wave * Math.max(1, q.cycleMs);
+  }
+  return Number.POSITIVE_INFINITY; // unreachable: `left` < perWave
 }
 
 /** How long this request may wait: the setting, lowered by its header and by its deadline. */

@@ -5,7 +5,12 @@ import { AdmissionQueue, QueueOutcome, QueueTimers } from '../../lambda/rotation
 
 const S: AdmissionSettings = { maxQueueWaitMs: 10_000, maxQueueLength: 3 };
 const NOW = 1_000_000;
-const view = (v: Partial<QueueView>): QueueView => ({ ahead: 0, returnsInMs: [500], perReturn: 1, cycleMs: 10_000, ...v });
+/** Keys back in `returnsInMs`, each taking `perReturn` requests. */
+const view = (v: { ahead?: number; returnsInMs?: number[]; perReturn?: number; cycleMs?: number }): QueueView => ({
+  ahead: v.ahead ?? 0,
+  returns: (v.returnsInMs ?? [500]).map((inMs) => ({ inMs, takes: v.perReturn ?? 1 })),
+  cycleMs: v.cycleMs ?? 10_000,
+});
 const req = (r: Partial<WaitLimits> = {}): WaitLimits => ({ now: NOW, deadline: NOW + 25_000, ...r });
 
 describe('admit: wait with an estimate, or refuse at once with an honest Retry-After', () => {
@@ -25,9 +30,19 @@ describe('admit: wait with an estimate, or refuse at once with an honest Retry-A
   test.each(cases)('%s', (_, q, r, s, want) => expect(admit(q, r, s)).toEqual(want));
 
   test('estimates grow with position and never go down', () => {
-    const q = { returnsInMs: [100, 900, 4_000], perReturn: 2, cycleMs: 5_000 };
+    const q = view({ returnsInMs: [100, 900, 4_000], perReturn: 2, cycleMs: 5_000 });
     const est = Array.from({ length: 12 }, (_, p) => startEstimate(q, p));
     expect(est).toEqual([100, 100, 900, 900, 4_000, 4_000, 5_100, 5_100, 5_900, 5_900, 9_000, 9_000]);
+  });
+
+  test('a probe out on a key of unknown budget: everyone behind it may follow once it answers', () => {
+    const q = { returns: [{ inMs: 0, takes: Number.POSITIVE_INFINITY }, { inMs: 3_000, takes: 1 }], cycleMs: 5_000 };
+    expect([0, 1, 50].map((p) => startEstimate(q, p))).toEqual([0, 0, 0]);
+  });
+
+  test('keys of mixed budgets are taken in the order they come back', () => {
+    const q = { returns: [{ inMs: 200, takes: 1 }, { inMs: 700, takes: 3 }], cycleMs: 1_000 };
+    expect([0, 1, 3, 4, 5].map((p) => startEstimate(q, p))).toEqual([200, 700, 700, 1_200, 1_700]);
   });
 });
 
@@ -115,7 +130,7 @@ describe('AdmissionQueue on a fake clock', () => {
     expect(r.queue.length).toBe(0);
   });
 
-  test('a key back with a known budget releases that many at once, no more', async () => {
+  test('a known budget: after the returning key\'s probe, as many as its answer says are left, at once, no more', async () => {
     const r = rig(1);
     const p = r.pool.pick('openai-speech');
     if (p.kind !== 'key') throw new Error('no key');
@@ -125,7 +140,14 @@ describe('AdmissionQueue on a fake clock', () => {
     for (const n of ['a', 'b', 'c', 'd', 'e']) void r.join(n);
     await flush();
     await r.t.advance(10_000);
-    expect(r.released()).toEqual(['a', 'b', 'c']);
+    expect(r.released()).toEqual(['a']); // the probe: how much of the budget refilled, its answer says
+    const probe = r.pool.pick('openai-speech');
+    if (probe.kind !== 'key') throw new Error('no key');
+    r.pool.noteRoom(probe.lease, { remaining: 2, limit: 3 });
+    r.pool.markOk(probe.lease, 'openai-speech');
+    r.pool.settle(probe.lease);
+    await flush();
+    expect(r.released()).toEqual(['a', 'b', 'c']); // 2 left in the budget: 2 more, not all 4
     expect(r.queue.length).toBe(2);
   });
 
@@ -184,10 +206,12 @@ describe('AdmissionQueue on a fake clock', () => {
   test('concurrency: a key at its limit takes no more; a settled attempt releases exactly one', async () => {
     const r = rig(1);
     const a = r.pool.pick('openai-speech');
-    const b = r.pool.pick('openai-speech');
-    if (a.kind !== 'key' || b.kind !== 'key') throw new Error('no key');
-    r.pool.noteRoom(a.lease, { maxInFlight: 2 });
+    if (a.kind !== 'key') throw new Error('no key');
+    expect(r.pool.pick('openai-speech').kind).toBe('wait'); // a fresh key: one probe first
+    r.pool.noteRoom(a.lease, { maxInFlight: 2 }); // its answer says: 2 at a time
     r.pool.markOk(a.lease);
+    const b = r.pool.pick('openai-speech');
+    if (b.kind !== 'key') throw new Error('no key');
     expect(r.pool.pick('openai-speech').kind).toBe('wait'); // both slots taken: no third call upstream
     r.pool.settle(a.lease);
     // (the slot freed by a's settle went straight to the pick below, as a queued request would)
