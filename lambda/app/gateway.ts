@@ -63,7 +63,11 @@ export class Gateway {
   private queueOf(pool: KeyPool): AdmissionQueue | undefined {
     if (this.config.admission.maxQueueLength === 0) return undefined;
     let q = this.queues.get(pool);
-    if (!q) this.queues.set(pool, (q = new AdmissionQueue(pool, this.config.admission, this.deps.clock)));
+    if (!q) {
+      // The fleet's key state is applied before waiters are released onto a key back from a cooldown.
+      const fleet = this.deps.keyState && (() => this.deps.keyState!.beforeRequest(pool.vendor));
+      this.queues.set(pool, (q = new AdmissionQueue(pool, this.config.admission, this.deps.clock, undefined, fleet)));
+    }
     return q;
   }
 

@@ -124,8 +124,8 @@ export class KeyPool {
   }
 
   /**
-   * When keys come back for `provider` and how many requests each then takes (see `KeyReturn`),
-   * soonest first, and how long a spent key stays out (its cooldown; else BUSY_CYCLE_MS).
+   * When keys come back for `provider` and how many requests each then takes (see `KeyReturn`; a
+   * usable key counts as back now), soonest first, and how long a spent key stays out (its cooldown; else BUSY_CYCLE_MS).
    */
   returns(provider = ANY): { returns: { inMs: number; takes: number }[]; cycleMs: number } {
     const now = this.clock();
@@ -138,7 +138,8 @@ export class KeyPool {
       if (s.state === 'cooling') {
         returns.push({ inMs: s.until - now, takes: known ?? 1 });
         cycleMs = Math.max(cycleMs, s.until - s.since);
-      } else if (s.state === 'usable' && ((s.probe && s.probeOutUntil > now) || full(s))) {
+      } else if (s.state === 'usable') {
+        // Busy (a probe out, its concurrency taken) or just handed to released waiters: back at once, as far as is known.
         returns.push({ inMs: 0, takes: known ?? Number.POSITIVE_INFINITY });
       }
     }

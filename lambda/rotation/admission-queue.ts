@@ -49,6 +49,8 @@ export class AdmissionQueue {
     private readonly settings: AdmissionSettings,
     private readonly clock: () => number,
     private readonly timers: QueueTimers = realTimers,
+    /** The fleet's key state, applied before a timer releases waiters onto a key back from a cooldown (it may be cooling elsewhere). */
+    private readonly beforeRelease?: () => Promise<void>,
   ) {
     pool.probeFresh();
     pool.onRoom(() => this.release());
@@ -60,7 +62,7 @@ export class AdmissionQueue {
 
   wait(provider: string, r: WaitRequest): Promise<QueueOutcome> {
     const now = this.clock();
-    const view = { ahead: r.front ? 0 : this.waiters.length, ...this.pool.returns(provider) };
+    const view = { ahead: r.front ? 0 : this.waiters.length, ...this.viewOf(provider) };
     const a = r.front ? { kind: 'wait' as const, giveUpMs: allowedWait({ ...r, now }, this.settings) } : admit(view, { ...r, now }, this.settings);
     if (a.kind === 'refuse') return Promise.resolve({ ...a, kind: 'refused', waitedMs: 0 });
     if (r.signal?.aborted) return Promise.resolve({ kind: 'refused', reason: 'disconnected', retryAfterMs: 0, waitedMs: 0 });
@@ -72,7 +74,7 @@ export class AdmissionQueue {
       } };
       const leave = (reason: 'gave_up' | 'disconnected') => {
         if (!this.remove(w)) return;
-        const next = startEstimate(this.pool.returns(provider), 0);
+        const next = startEstimate(this.viewOf(provider), 0);
         w.finish({ kind: 'refused', reason, retryAfterMs: Number.isFinite(next) ? next : this.settings.maxQueueWaitMs, waitedMs: this.clock() - now });
       };
       const onAbort = () => leave('disconnected');
@@ -103,6 +105,10 @@ export class AdmissionQueue {
     for (const w of out) w.finish({ kind: 'released', waitedMs: now - w.at });
   }
 
+  private viewOf(provider: string) {
+    return this.pool.returns(provider);
+  }
+
   private arm(): void {
     if (this.timer !== undefined) this.timers.clear(this.timer);
     this.timer = undefined;
@@ -114,7 +120,9 @@ export class AdmissionQueue {
     if (Number.isFinite(soonest)) {
       this.timer = this.timers.set(() => {
         this.timer = undefined;
-        this.release();
+        const go = () => this.release();
+        if (this.beforeRelease) void this.beforeRelease().then(go, go);
+        else go();
       }, soonest);
     }
   }

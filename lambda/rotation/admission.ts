@@ -45,7 +45,7 @@ export type Admission =
 
 /**
  * When the waiter at `position` (0 = head) can start: returning keys are taken in order, each by
- * `perReturn` waiters; past the first wave every key comes back once per `cycleMs`.
+ * as many waiters as it `takes`; past the first wave every key comes back once per `cycleMs`.
  * Infinity when nothing will ever come back.
  */
 export function startEstimate(q: Omit<QueueView, 'ahead'>, position: number): number {

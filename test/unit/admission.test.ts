@@ -94,10 +94,10 @@ const flush = async () => {
   for (let i = 0; i < 5; i++) await Promise.resolve();
 };
 
-function rig(keys: number, settings: AdmissionSettings = { maxQueueWaitMs: 20_000, maxQueueLength: 10 }) {
+function rig(keys: number, settings: AdmissionSettings = { maxQueueWaitMs: 20_000, maxQueueLength: 10 }, fleet?: (pool: KeyPool) => Promise<void>) {
   const t = fakeTime();
   const pool = new KeyPool('openai', Array.from({ length: keys }, (_, i) => `sk-adm-${i + 1}`), t.clock);
-  const queue = new AdmissionQueue(pool, settings, t.clock, t.timers);
+  const queue = new AdmissionQueue(pool, settings, t.clock, t.timers, fleet && (() => fleet(pool)));
   const outcomes: [string, QueueOutcome][] = [];
   const join = (name: string, r: { maxWaitMs?: number; signal?: AbortSignal } = {}) =>
     queue.wait('openai-speech', { deadline: t.clock() + 25_000, ...r }).then((o) => void outcomes.push([name, o]));
@@ -222,5 +222,23 @@ describe('AdmissionQueue on a fake clock', () => {
     r.pool.settle(b.lease);
     await flush();
     expect(r.released()).toEqual(['x']);
+  });
+
+  test('fleet: a key the fleet learnt is cooling longer gets no waiters when its local cooldown ends', async () => {
+    let fleetUntil = 0;
+    const r = rig(1, undefined, async (pool) => {
+      // What another container published: the key cools until `fleetUntil`.
+      if (fleetUntil) pool.applyExternal('openai#1', 'cooling', fleetUntil, 'rate_limited');
+    });
+    r.pool.markRateLimited(r.lease('openai#1'), 5_000);
+    void r.join('a', { maxWaitMs: 19_000 });
+    await flush();
+    fleetUntil = r.t.clock() + 8_000;
+    await r.t.advance(5_000);
+    expect(r.released()).toEqual([]); // the fleet said 8 s: not released onto a key cooling elsewhere
+    await r.t.advance(2_999);
+    expect(r.released()).toEqual([]);
+    await r.t.advance(1);
+    expect(r.released()).toEqual(['a']);
   });
 });
