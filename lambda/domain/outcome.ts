@@ -92,4 +92,6 @@ export interface RequestSummary {
   ttfbMs?: number;
   /** A streamed answer that failed after its first byte (the client's response was aborted). */
   streamAborted?: boolean;
+  /** Time spent in the vendor's admission queue (requests that queued). */
+  queuedMs?: number;
 }
