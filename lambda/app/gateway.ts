@@ -93,6 +93,7 @@ export class Gateway {
       return r;
     }
     const body = meter(r.value.body, this.deps.clock, (m) => {
+      r.finish?.();
       if (m.error) this.deps.log.warn('stream aborted', { provider, key: r.keyId, bytes: m.bytes, error: m.error });
       done(!m.error, m.firstByteAt, m.error !== undefined);
     });

@@ -74,10 +74,19 @@ export class KeyPool {
   }
 
   /** The attempt on this key ended without telling anything about the key (provider trouble): let another request try it. */
-  settle(lease: KeyLease): void {
+  settle(lease: KeyLease, stillSending = false): void {
     const slot = this.slotOf(lease);
     if (!slot) return;
     slot.probeOutUntil = 0;
+    // A streamed answer keeps its concurrency slot until its body ends (`finished`).
+    if (stillSending) return;
+    this.finished(lease);
+  }
+
+  /** A streamed answer's body ended: its key's concurrency slot is free. */
+  finished(lease: KeyLease): void {
+    const slot = this.slotOf(lease);
+    if (!slot) return;
     slot.inFlight = Math.max(0, slot.inFlight - 1);
     // After the caller's marks on this answer (cooled, rested, proven): the room is then known.
     if (this.roomListeners.length) queueMicrotask(() => this.roomListeners.forEach((fn) => fn()));

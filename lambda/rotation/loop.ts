@@ -53,11 +53,12 @@ export async function withRotation<T>(
     events.attempt?.({ provider, keyId: lease.id, outcome: r.kind === 'answer' ? r.outcome : r.kind, status: r.kind === 'transport_error' ? undefined : r.status, latencyMs: deps.clock() - started });
     if (step.room) pool.noteRoom(lease, step.room);
     // The attempt is over: if the key was a probe, another request may try it (marks below say more).
-    pool.settle(lease);
+    const streaming = 'relay' in op && r.kind === 'answer' && r.outcome === 'ok' && step.value !== undefined;
+    pool.settle(lease, streaming);
     s.now = deps.clock();
     s.lastWasRateLimit = r.kind === 'answer' && r.outcome === 'rate_limited';
     const next = decide({ kind: 'attempted', result: r, jitter: deps.random() }, s, settings);
-    if (next.kind === 'answer') return { ...served(pool, lease, step, s.attempts, provider, events), ...q() };
+    if (next.kind === 'answer') return { ...served(pool, lease, step, s.attempts, provider, events), ...q(), ...(streaming ? { finish: () => pool.finished(lease) } : {}) };
     if (next.kind !== 'switch_key' && next.kind !== 'back_off') return next.kind === 'fail' ? fail(next.failure) : fail(s.lastFailure);
     s.lastFailure = next.failure;
     if (next.kind === 'switch_key') {
