@@ -67,7 +67,8 @@ export const FAILURE_STATUS: Record<Failure['kind'], number> = {
 /** One request through the rotation loop; a success names the key that served it. */
 export type RotationResult<T> =
   /** `finish`: a streamed answer's body ended — frees its key's concurrency slot (call once). */
-  | { ok: true; value: T; attempts: number; keyId: string; keyFingerprint: string; queuedMs?: number; finish?: () => void }
+  /** `poolRemaining`: requests left in the pool's known budgets after this one (OpenAI), when every usable key's is known. */
+  | { ok: true; value: T; attempts: number; keyId: string; keyFingerprint: string; queuedMs?: number; finish?: () => void; poolRemaining?: number }
   | { ok: false; failure: Failure; attempts: number; queuedMs?: number };
 
 /** What one client request amounted to, for health recording and metrics. */

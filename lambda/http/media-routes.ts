@@ -36,6 +36,8 @@ export function mediaRoutes(gw: MediaRunner): Route[] {
 export function answer<T>(call: Call, provider: string, r: RotationResult<T>, ok: (v: T) => HttpResult): HttpResult {
   const res = r.ok ? ok(r.value) : failed(call, provider, r.failure);
   res.headers = { ...res.headers, 'x-nanobot-provider': provider, 'x-nanobot-attempts': String(r.attempts), 'x-nanobot-queued-ms': String(Math.round(r.queuedMs ?? 0)) };
+  // The pool's request budget, where every usable key's is known (OpenAI x-ratelimit-*).
+  if (r.ok && r.poolRemaining !== undefined) res.headers['x-ratelimit-remaining-requests'] = String(r.poolRemaining);
   return res;
 }
 

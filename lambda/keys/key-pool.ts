@@ -123,6 +123,16 @@ export class KeyPool {
     }
   }
 
+  /** Requests left in the pool's known budgets for `provider` (usable keys), or undefined if any usable key's budget is unknown. */
+  remaining(provider = ANY): number | undefined {
+    let sum = 0;
+    for (const k of this.rooms(provider)) {
+      if (k.budget === undefined) return undefined;
+      sum += k.budget;
+    }
+    return sum;
+  }
+
   /** The room of each key usable for `provider` now (the admission queue releases no more waiters than this). */
   rooms(provider = ANY): KeyRoom[] {
     const now = this.clock();

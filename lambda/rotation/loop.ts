@@ -38,6 +38,10 @@ export async function withRotation<T>(
   const s: LoopState = { now: 0, deadline, attempts: 0, retries: 0, waitedMs: 0, lastFailure: { kind: 'upstream_failed' }, lastWasRateLimit: false, everyKeyRefused: false, replaySafe: op.replaySafe };
   const w = { queuedMs: 0, released: false };
   const q = () => (admission ? { queuedMs: w.queuedMs } : {});
+  const left = () => {
+    const n = pool.remaining(provider);
+    return n === undefined ? {} : { poolRemaining: n };
+  };
   const fail = (failure: Failure): RotationResult<T> => ({ ok: false, failure, attempts: s.attempts, ...q() });
   let pending: { fromKey: string; reason: RotationReason; retryAfterMs?: number } | undefined;
   for (;;) {
@@ -58,7 +62,7 @@ export async function withRotation<T>(
     s.now = deps.clock();
     s.lastWasRateLimit = r.kind === 'answer' && r.outcome === 'rate_limited';
     const next = decide({ kind: 'attempted', result: r, jitter: deps.random() }, s, settings);
-    if (next.kind === 'answer') return { ...served(pool, lease, step, s.attempts, provider, events), ...q(), ...(streaming ? { finish: () => pool.finished(lease) } : {}) };
+    if (next.kind === 'answer') return { ...served(pool, lease, step, s.attempts, provider, events), ...q(), ...left(), ...(streaming ? { finish: () => pool.finished(lease) } : {}) };
     if (next.kind !== 'switch_key' && next.kind !== 'back_off') return next.kind === 'fail' ? fail(next.failure) : fail(s.lastFailure);
     s.lastFailure = next.failure;
     if (next.kind === 'switch_key') {

@@ -23,6 +23,10 @@ test('OpenAI: a burst of 12 on 2 keys of 3 calls per window is served whole, wit
   const queued = answers.map((r) => Number(r.headers.get('x-nanobot-queued-ms')));
   expect(queued.every((ms) => Number.isInteger(ms) && ms >= 0)).toBe(true);
   expect(queued.filter((ms) => ms > 0).length).toBeGreaterThanOrEqual(6);
+  // Where every usable key's budget is known, the pool's is said: never more than the 2 × 3 the keys allow.
+  const left = answers.map((r) => r.headers.get('x-ratelimit-remaining-requests')).filter((v) => v !== null).map(Number);
+  expect(left.length).toBeGreaterThan(0);
+  expect(left.every((n) => Number.isInteger(n) && n >= 0 && n <= 6)).toBe(true);
 });
 
 test('ElevenLabs: keys of 2 concurrent requests, a burst of 10: no too_many_concurrent_requests', async () => {
