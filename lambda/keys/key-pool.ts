@@ -88,6 +88,12 @@ export class KeyPool {
     const slot = this.slotOf(lease);
     if (!slot) return;
     slot.inFlight = Math.max(0, slot.inFlight - 1);
+    // A budget counted down to nothing by our own picks, with no answer left to say more (no rest
+    // applied, nothing in flight): unknown again — one probe, rather than a key stuck unused.
+    if (slot.budget !== undefined && slot.budget <= 0 && slot.inFlight === 0 && slot.state === 'usable') {
+      slot.budget = undefined;
+      slot.probe = true;
+    }
     // After the caller's marks on this answer (cooled, rested, proven): the room is then known.
     if (this.roomListeners.length) queueMicrotask(() => this.roomListeners.forEach((fn) => fn()));
   }

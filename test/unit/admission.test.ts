@@ -241,4 +241,19 @@ describe('AdmissionQueue on a fake clock', () => {
     await r.t.advance(1);
     expect(r.released()).toEqual(['a']);
   });
+
+  test('a budget counted down by picks whose answers said nothing (transport errors) is probed again, not left stuck', () => {
+    const r = rig(1);
+    const a = r.pool.pick('openai-speech');
+    if (a.kind !== 'key') throw new Error('no key');
+    r.pool.noteRoom(a.lease, { remaining: 1, limit: 3 });
+    r.pool.markOk(a.lease);
+    r.pool.settle(a.lease);
+    const b = r.pool.pick('openai-speech'); // takes the last of the known budget
+    if (b.kind !== 'key') throw new Error('no key');
+    expect(r.pool.pick('openai-speech').kind).toBe('wait');
+    r.pool.settle(b.lease); // its answer never came (no headers to learn from)
+    expect(r.pool.pick('openai-speech').kind).toBe('key'); // one probe
+    expect(r.pool.pick('openai-speech').kind).toBe('wait');
+  });
 });
