@@ -7,6 +7,7 @@ import { rotationLog } from '../observability/rotation-log';
 import { imageProviderFor, ProviderId, speechProviderFor, vendorOf } from '../providers/registry';
 import type { ImageProvider, SpeechProvider } from '../providers/types';
 import { fanOut, RotationEvents } from '../rotation/events';
+import { AdmissionQueue } from '../rotation/admission-queue';
 import { RotationDeps, withRotation } from '../rotation/loop';
 import { RequestTally } from '../rotation/tally';
 import { Fallbacks, Served } from './fallback';
@@ -31,6 +32,12 @@ export interface GatewayDeps {
 /** How a client narrowed the fallback chain (`x-nanobot-fallback`). */
 export interface RunOptions {
   fallback?: string;
+}
+
+/** A request's own say over its queue wait (`x-nanobot-max-wait-ms`), and its client going away. */
+export interface WaitOptions {
+  maxWaitMs?: number;
+  signal?: AbortSignal;
 }
 
 export const realTime = {
@@ -58,13 +65,27 @@ export class Gateway {
     this.log = rotationLog(deps.log);
   }
 
+  /** Each pool's admission queue (a pool rebuilt for a new key list gets a new one). */
+  private readonly queues = new WeakMap<KeyPool, AdmissionQueue>();
+
+  private queueOf(pool: KeyPool): AdmissionQueue | undefined {
+    if (this.config.admission.maxQueueLength === 0) return undefined;
+    let q = this.queues.get(pool);
+    if (!q) {
+      // The fleet's key state is applied before waiters are released onto a key back from a cooldown.
+      const fleet = this.deps.keyState && (() => this.deps.keyState!.beforeRequest(pool.vendor));
+      this.queues.set(pool, (q = new AdmissionQueue(pool, this.config.admission, this.deps.clock, undefined, fleet)));
+    }
+    return q;
+  }
+
   poolOf(provider: ProviderId): KeyPool {
     return this.pools.get(vendorOf(provider));
   }
 
   /** Runs an operation whose result is read whole; recorded once it is known. */
-  async run<T>(provider: ProviderId, op: Operation<T>, deadline: number): Promise<RotationResult<T>> {
-    const { r, done } = await this.rotate(provider, op, deadline);
+  async run<T>(provider: ProviderId, op: Operation<T>, deadline: number, wait?: WaitOptions): Promise<RotationResult<T>> {
+    const { r, done } = await this.rotate(provider, op, deadline, wait);
     done(r.ok, this.deps.clock());
     return r;
   }
@@ -73,24 +94,27 @@ export class Gateway {
    * Runs an operation whose result streams: answered from the first byte, recorded when the body
    * ends — served, or aborted mid-stream (a failure for health: `streamAborted`).
    */
-  async stream(provider: ProviderId, op: Operation<MediaStream>, deadline: number): Promise<RotationResult<MediaStream>> {
-    const { r, done } = await this.rotate(provider, op, deadline);
+  async stream(provider: ProviderId, op: Operation<MediaStream>, deadline: number, wait?: WaitOptions): Promise<RotationResult<MediaStream>> {
+    const { r, done } = await this.rotate(provider, op, deadline, wait);
     if (!r.ok) {
       done(false, this.deps.clock());
       return r;
     }
     const body = meter(r.value.body, this.deps.clock, (m) => {
+      r.finish?.();
       if (m.error) this.deps.log.warn('stream aborted', { provider, key: r.keyId, bytes: m.bytes, error: m.error });
       done(!m.error, m.firstByteAt, m.error !== undefined);
     });
     return { ...r, value: { ...r.value, body } };
   }
 
-  private async rotate<T>(provider: ProviderId, op: Operation<T>, deadline: number) {
+  private async rotate<T>(provider: ProviderId, op: Operation<T>, deadline: number, wait: WaitOptions = {}) {
     const started = this.deps.clock();
     await this.deps.keyState?.beforeRequest(vendorOf(provider));
     const tally = new RequestTally(provider);
-    const r = await withRotation(provider, op, this.poolOf(provider), deadline, this.config.rotation, this.rotationDeps, fanOut(this.log, tally));
+    const pool = this.poolOf(provider);
+    const queue = this.queueOf(pool);
+    const r = await withRotation(provider, op, pool, deadline, this.config.rotation, this.rotationDeps, fanOut(this.log, tally), queue && { queue, ...wait });
     // A provider's code is allow-listed by its classifier already; this is the second line.
     if (!r.ok && 'code' in r.failure && r.failure.code !== undefined) r.failure.code = this.deps.redactor.redact(r.failure.code);
     const failure = r.ok ? undefined : r.failure;
@@ -106,8 +130,8 @@ export class Gateway {
   }
 
   /** Speech on its provider, or (configured, and it cannot serve) on the first alternative of its chain that can. */
-  speech(provider: SpeechProvider<ProviderId>, req: SpeechRequest, deadline: number, opts: RunOptions = {}): Promise<Served> {
-    const run = (c: { provider: ProviderId; req: SpeechRequest }) => this.stream(c.provider, (c.provider === provider.id ? provider : (speechProviderFor(c.req.model) as SpeechProvider<ProviderId>)).operation(this.config.baseUrls, c.req), deadline);
+  speech(provider: SpeechProvider<ProviderId>, req: SpeechRequest, deadline: number, opts: RunOptions & WaitOptions = {}): Promise<Served> {
+    const run = (c: { provider: ProviderId; req: SpeechRequest }) => this.stream(c.provider, (c.provider === provider.id ? provider : (speechProviderFor(c.req.model) as SpeechProvider<ProviderId>)).operation(this.config.baseUrls, c.req), deadline, opts);
     const fb = this.deps.fallbacks;
     if (!fb) return run({ provider: provider.id, req }).then((r) => ({ ...r, provider: provider.id }));
     const map = (alt: string) => {
@@ -118,8 +142,8 @@ export class Gateway {
   }
 
   /** Images, as speech: on the model's provider or a configured alternative. */
-  images(provider: ImageProvider<ProviderId>, req: ImageRequest, deadline: number, opts: RunOptions = {}): Promise<Served> {
-    const run = (c: { provider: ProviderId; req: ImageRequest }) => this.stream(c.provider, (c.provider === provider.id ? provider : (imageProviderFor(c.req.model) as ImageProvider<ProviderId>)).operation(this.config.baseUrls, c.req), deadline);
+  images(provider: ImageProvider<ProviderId>, req: ImageRequest, deadline: number, opts: RunOptions & WaitOptions = {}): Promise<Served> {
+    const run = (c: { provider: ProviderId; req: ImageRequest }) => this.stream(c.provider, (c.provider === provider.id ? provider : (imageProviderFor(c.req.model) as ImageProvider<ProviderId>)).operation(this.config.baseUrls, c.req), deadline, opts);
     const fb = this.deps.fallbacks;
     if (!fb) return run({ provider: provider.id, req }).then((r) => ({ ...r, provider: provider.id }));
     const map = (alt: string) => {

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { OwnError } from '../domain';
 import { CooldownPolicy, DEFAULT_COOLDOWN_POLICY } from '../keys/cooldown';
+import type { AdmissionSettings } from '../rotation/admission';
 import type { RotationSettings } from '../rotation/decide';
 import { BASE_URL_SETTINGS, moduleOf, Vendor, VENDORS } from '../providers/registry';
 import type { BaseUrls } from '../providers/types';
@@ -16,6 +17,8 @@ export interface GatewayConfig {
   /** Provider keys in Secrets Manager (the deployed stack sets it). */
   providerKeysSecretId?: string;
   rotation: RotationSettings;
+  /** Per-vendor admission queue (MAX_QUEUE_WAIT_MS, MAX_QUEUE_LENGTH; length 0 = no queue). */
+  admission: AdmissionSettings;
   cooldown: CooldownPolicy;
   /** Health recording to DynamoDB (HEALTH_RECORDING=off disables it: escape hatch and benchmark baseline). */
   healthRecording: boolean;
@@ -131,6 +134,8 @@ const envSchema = z.object({
   DEADLINE_MARGIN_MS: int(1_000, 0),
   MAX_ATTEMPTS: int(6, 1),
   MAX_KEY_WAIT_MS: int(1_000, 0),
+  MAX_QUEUE_WAIT_MS: int(11_500, 0),
+  MAX_QUEUE_LENGTH: int(200, 0),
   BACKOFF_BASE_MS: int(200, 1),
   BACKOFF_CAP_MS: int(4_000, 1),
   HEALTH_RECORDING: onOff(true),
@@ -184,6 +189,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       backoffBaseMs: e.BACKOFF_BASE_MS,
       backoffCapMs: e.BACKOFF_CAP_MS,
     },
+    admission: { maxQueueWaitMs: e.MAX_QUEUE_WAIT_MS, maxQueueLength: e.MAX_QUEUE_LENGTH },
     healthRecording: e.HEALTH_RECORDING,
     keyStateSharing: { enabled: e.KEY_STATE_SHARING, refreshIntervalMs: e.KEY_STATE_REFRESH_MS, waitBudgetMs: e.KEY_STATE_WAIT_MS, refreshAheadMs: e.KEY_STATE_REFRESH_AHEAD_MS },
     jobs: { minPollIntervalMs: e.JOB_POLL_MIN_INTERVAL_MS, pollTimeoutMs: e.JOB_POLL_TIMEOUT_MS, unknownGraceMs: e.JOB_UNKNOWN_GRACE_MS, mediaUrlHosts: e.MEDIA_URL_HOSTS },

@@ -66,8 +66,10 @@ export const FAILURE_STATUS: Record<Failure['kind'], number> = {
 
 /** One request through the rotation loop; a success names the key that served it. */
 export type RotationResult<T> =
-  | { ok: true; value: T; attempts: number; keyId: string; keyFingerprint: string }
-  | { ok: false; failure: Failure; attempts: number };
+  /** `finish`: a streamed answer's body ended — frees its key's concurrency slot (call once). */
+  /** `poolRemaining`: requests left in the pool's known budgets after this one (OpenAI), when every usable key's is known. */
+  | { ok: true; value: T; attempts: number; keyId: string; keyFingerprint: string; queuedMs?: number; finish?: () => void; poolRemaining?: number }
+  | { ok: false; failure: Failure; attempts: number; queuedMs?: number };
 
 /** What one client request amounted to, for health recording and metrics. */
 export interface RequestSummary {
@@ -92,4 +94,6 @@ export interface RequestSummary {
   ttfbMs?: number;
   /** A streamed answer that failed after its first byte (the client's response was aborted). */
   streamAborted?: boolean;
+  /** Time spent in the vendor's admission queue (requests that queued). */
+  queuedMs?: number;
 }

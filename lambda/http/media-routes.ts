@@ -11,8 +11,8 @@ type Served = RotationResult<MediaStream> & { provider: ProviderId; from?: Provi
 
 /** What the media routes need of the gateway: run a validated request on its provider (or a configured alternative). */
 export interface MediaRunner {
-  speech(provider: SpeechProvider<ProviderId>, req: SpeechRequest, deadline: number, opts?: { fallback?: string }): Promise<Served>;
-  images(provider: ImageProvider<ProviderId>, req: ImageRequest, deadline: number, opts?: { fallback?: string }): Promise<Served>;
+  speech(provider: SpeechProvider<ProviderId>, req: SpeechRequest, deadline: number, opts?: { fallback?: string; maxWaitMs?: number }): Promise<Served>;
+  images(provider: ImageProvider<ProviderId>, req: ImageRequest, deadline: number, opts?: { fallback?: string; maxWaitMs?: number }): Promise<Served>;
 }
 
 /** `x-nanobot-fallback`: `none`, or the part of the configured chain the client accepts. */
@@ -25,14 +25,14 @@ export function mediaRoutes(gw: MediaRunner): Route[] {
       ...ROUTES.speech,
       handle: async (call) => {
         const { serving, req } = parseSpeech(jsonBody(call.event));
-        return served(call, await gw.speech(serving, req, call.deadline, { fallback: header(call, FALLBACK_HEADER) }));
+        return served(call, await gw.speech(serving, req, call.deadline, { fallback: header(call, FALLBACK_HEADER), ...waitOf(call) }));
       },
     },
     {
       ...ROUTES.images,
       handle: async (call) => {
         const { serving, req } = parseImages(jsonBody(call.event));
-        return served(call, await gw.images(serving, req, call.deadline, { fallback: header(call, FALLBACK_HEADER) }));
+        return served(call, await gw.images(serving, req, call.deadline, { fallback: header(call, FALLBACK_HEADER), ...waitOf(call) }));
       },
     },
   ];
@@ -41,7 +41,9 @@ export function mediaRoutes(gw: MediaRunner): Route[] {
 /** A provider route's answer: the result, or the failure in OpenAI shape; always naming provider and attempts. */
 export function answer<T>(call: Call, provider: string, r: RotationResult<T>, ok: (v: T) => HttpResult): HttpResult {
   const res = r.ok ? ok(r.value) : failed(call, provider, r.failure);
-  res.headers = { ...res.headers, 'x-nanobot-provider': provider, 'x-nanobot-attempts': String(r.attempts) };
+  res.headers = { ...res.headers, 'x-nanobot-provider': provider, 'x-nanobot-attempts': String(r.attempts), 'x-nanobot-queued-ms': String(Math.round(r.queuedMs ?? 0)) };
+  // The pool's request budget, where every usable key's is known (OpenAI x-ratelimit-*).
+  if (r.ok && r.poolRemaining !== undefined) res.headers['x-ratelimit-remaining-requests'] = String(r.poolRemaining);
   return res;
 }
 
@@ -56,6 +58,12 @@ function header(call: Call, name: string): string | undefined {
   const h = call.event.headers ?? {};
   const k = Object.keys(h).find((x) => x.toLowerCase() === name);
   return k === undefined ? undefined : h[k] ?? undefined;
+}
+
+/** `x-nanobot-max-wait-ms`: lowers the queue wait for this request (0: a fast 429 rather than a wait); ignored unless a whole number. */
+function waitOf(call: Call): { maxWaitMs?: number } {
+  const v = header(call, 'x-nanobot-max-wait-ms');
+  return v !== undefined && /^\d{1,9}$/.test(v.trim()) ? { maxWaitMs: Number(v) } : {};
 }
 
 function failed(call: Call, provider: string, f: Failure): HttpResult {

@@ -90,7 +90,7 @@ export class JobService {
     };
     if (job.status === 'unknown') this.log.warn('job creation answer lost; recorded as unknown, the next poll looks it up', { jobId: id, provider: job.provider, key: keyId, failure: r.ok ? 'unreadable_answer' : r.failure.kind });
     await this.keep(job, deadline);
-    return { ok: true, value: job, attempts: r.attempts, keyId, keyFingerprint };
+    return { ok: true, value: job, attempts: r.attempts, keyId, keyFingerprint, queuedMs: r.queuedMs };
   }
 
   /** Stores a new record, within the request's time; a store that fails or is late leaves it in memory, written later. */

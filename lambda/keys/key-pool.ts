@@ -4,7 +4,8 @@ import { DisableReason, Forbidden, KeyLease, KeyState, KeyStateChange, KeyView, 
 import { CooldownPolicy, DEFAULT_COOLDOWN_POLICY, cooldownFor, disableFor } from './cooldown';
 import { MinHeap } from './min-heap';
 import { RoundRobin } from './round-robin';
-import { ANY, nextUsableIn, PROBE_TIMEOUT_MS, Slot, Timer, waitFor } from './slot';
+import type { KeyRoom } from './room';
+import { ANY, full, nextUsableIn, PROBE_TIMEOUT_MS, Slot, Timer, waitFor } from './slot';
 
 /**
  * The keys of one vendor, shared by all of that vendor's providers.
@@ -16,6 +17,9 @@ import { ANY, nextUsableIn, PROBE_TIMEOUT_MS, Slot, Timer, waitFor } from './slo
  * back when a cooldown, disable or exclusion ends. Each state change queues at most one entry per
  * provider, so a pick is O(1) amortised, and O(log n) per cooldown — never a scan of the pool.
  */
+/** A key busy on requests (a probe out, its concurrency taken) frees about this often: one speech or image answer. */
+const BUSY_CYCLE_MS = 2_000;
+
 export class KeyPool {
   private readonly slots: Slot[];
   private readonly queues = new Map<string, RoundRobin<Slot>>();
@@ -35,7 +39,7 @@ export class KeyPool {
   ) {
     this.slots = secrets.map((secret, i) => {
       const lease = new KeyLease(vendor, `${vendor}#${i + 1}`, fingerprintOf(secret), secret);
-      const slot: Slot = { lease, state: 'usable', until: 0, strikes: 0, disables: 0, since: 0, gen: 0, probe: false, probeOutUntil: 0 };
+      const slot: Slot = { lease, state: 'usable', until: 0, strikes: 0, disables: 0, since: 0, gen: 0, probe: false, probeOutUntil: 0, inFlight: 0 };
       this.byId.set(lease.id, slot);
       this.byFingerprint.set(lease.fingerprint, slot);
       return slot;
@@ -57,8 +61,10 @@ export class KeyPool {
       const slot = entry.item;
       if (entry.gen !== slot.gen || slot.state !== 'usable' || slot.forbidden?.has(provider)) continue;
       queue.requeue(entry);
-      if (slot.probe && slot.probeOutUntil > now) continue;
+      if ((slot.probe && slot.probeOutUntil > now) || full(slot)) continue;
       if (slot.probe) slot.probeOutUntil = now + PROBE_TIMEOUT_MS;
+      slot.inFlight += 1;
+      if (slot.budget !== undefined) slot.budget -= 1;
       queue.compact();
       return { kind: 'key', lease: slot.lease };
     }
@@ -68,9 +74,101 @@ export class KeyPool {
   }
 
   /** The attempt on this key ended without telling anything about the key (provider trouble): let another request try it. */
-  settle(lease: KeyLease): void {
+  settle(lease: KeyLease, stillSending = false): void {
     const slot = this.slotOf(lease);
-    if (slot) slot.probeOutUntil = 0;
+    if (!slot) return;
+    slot.probeOutUntil = 0;
+    // A streamed answer keeps its concurrency slot until its body ends (`finished`).
+    if (stillSending) return;
+    this.finished(lease);
+  }
+
+  /** A streamed answer's body ended: its key's concurrency slot is free. */
+  finished(lease: KeyLease): void {
+    const slot = this.slotOf(lease);
+    if (!slot) return;
+    slot.inFlight = Math.max(0, slot.inFlight - 1);
+    // A budget counted down to nothing by our own picks, with no answer left to say more (no rest
+    // applied, nothing in flight): unknown again — one probe, rather than a key stuck unused.
+    if (slot.budget !== undefined && slot.budget <= 0 && slot.inFlight === 0 && slot.state === 'usable') {
+      slot.budget = undefined;
+      slot.probe = true;
+    }
+    // After the caller's marks on this answer (cooled, rested, proven): the room is then known.
+    if (this.roomListeners.length) queueMicrotask(() => this.roomListeners.forEach((fn) => fn()));
+  }
+
+  private readonly roomListeners: (() => void)[] = [];
+
+  /** Told whenever an attempt settles (a probe answered, a slot of budget or concurrency may be free). */
+  onRoom(fn: () => void): void {
+    this.roomListeners.push(fn);
+  }
+
+  /**
+   * What the provider said about the key's room on its last answer: requests left in its budget
+   * and its budget per window (OpenAI x-ratelimit-*), its concurrency limit (ElevenLabs). Call
+   * before `settle`: requests picked since the answer left are still counted against the budget.
+   */
+  noteRoom(lease: KeyLease, room: { remaining?: number; limit?: number; maxInFlight?: number }): void {
+    const slot = this.slotOf(lease);
+    if (!slot) return;
+    if (room.remaining !== undefined) slot.budget = Math.max(0, room.remaining - (slot.inFlight - 1));
+    if (room.limit !== undefined) slot.limit = room.limit;
+    if (room.maxInFlight !== undefined) slot.maxInFlight = room.maxInFlight;
+  }
+
+  /**
+   * Keys not yet heard from become probes: with their budget and concurrency unknown, one request
+   * each first, the rest once it answered (the admission queue turns this on: a burst on a fresh
+   * pool then waits one round trip instead of drawing 429s).
+   */
+  probeFresh(): void {
+    for (const s of this.slots) {
+      if (s.state === 'usable' && s.inFlight === 0 && s.limit === undefined && s.maxInFlight === undefined && s.strikes === 0) s.probe = true;
+    }
+  }
+
+  /** Requests left in the pool's known budgets for `provider` (usable keys), or undefined if any usable key's budget is unknown. */
+  remaining(provider = ANY): number | undefined {
+    let sum = 0;
+    for (const k of this.rooms(provider)) {
+      if (k.budget === undefined) return undefined;
+      sum += k.budget;
+    }
+    return sum;
+  }
+
+  /** The room of each key usable for `provider` now (the admission queue releases no more waiters than this). */
+  rooms(provider = ANY): KeyRoom[] {
+    const now = this.clock();
+    this.releaseExpired(now);
+    return this.slots
+      .filter((s) => s.state === 'usable' && !s.forbidden?.has(provider))
+      .map((s) => ({ probe: s.probe, probeOutUntil: s.probeOutUntil > now ? s.probeOutUntil : 0, budget: s.budget, maxInFlight: s.maxInFlight, inFlight: s.inFlight }));
+  }
+
+  /**
+   * When keys come back for `provider` and how many requests each then takes (see `KeyReturn`; a
+   * usable key counts as back now), soonest first, and how long a spent key stays out (its cooldown; else BUSY_CYCLE_MS).
+   */
+  returns(provider = ANY): { returns: { inMs: number; takes: number }[]; cycleMs: number } {
+    const now = this.clock();
+    this.releaseExpired(now);
+    const returns: { inMs: number; takes: number }[] = [];
+    let cycleMs = 0;
+    for (const s of this.slots) {
+      if (s.forbidden?.has(provider)) continue;
+      const known = s.limit ?? s.maxInFlight;
+      if (s.state === 'cooling') {
+        returns.push({ inMs: s.until - now, takes: known ?? 1 });
+        cycleMs = Math.max(cycleMs, s.until - s.since);
+      } else if (s.state === 'usable') {
+        // Busy (a probe out, its concurrency taken) or just handed to released waiters: back at once, as far as is known.
+        returns.push({ inMs: 0, takes: known ?? Number.POSITIVE_INFINITY });
+      }
+    }
+    return { returns: returns.sort((x, y) => x.inMs - y.inMs), cycleMs: cycleMs || BUSY_CYCLE_MS };
   }
 
   /** Time until some key can be tried for `provider` (0 if one can now); undefined if none ever can (all disabled, kept out, or none). */
@@ -317,6 +415,9 @@ export class KeyPool {
       // is disabled for longer (its `disables` count is kept until it answers ok).
       slot.state = 'usable';
       slot.reason = undefined;
+      // One probe first, even with a known budget per window: how much of it refilled is known
+      // only from the probe's answer (x-ratelimit-remaining-requests); then that many go at once.
+      slot.budget = undefined;
       slot.probe = true;
       slot.probeOutUntil = 0;
       slot.gen += 1;

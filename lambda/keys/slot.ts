@@ -1,4 +1,5 @@
 import type { DisableReason, Forbidden, KeyLease, KeyState } from './key-lease';
+import { roomOf } from './room';
 
 /** The scope of a pick that names no provider (tools, tests): the vendor's keys, whatever they may not serve. */
 export const ANY = '';
@@ -31,6 +32,19 @@ export interface Slot {
   forbidden?: Map<string, Forbidden>;
   /** Consecutive exclusions per provider (grows the interval; cleared when the key serves that provider). */
   forbids?: Map<string, number>;
+  /** Requests in flight on the key (picked, not yet settled). */
+  inFlight: number;
+  /** Known concurrency limit (ElevenLabs `maximum-concurrent-requests`, or configured). */
+  maxInFlight?: number;
+  /** Requests left in its known budget (OpenAI `x-ratelimit-remaining-requests`, less those picked since). */
+  budget?: number;
+  /** Its known budget per window (OpenAI `x-ratelimit-limit-requests`): what it takes when it comes back. */
+  limit?: number;
+}
+
+/** The key is usable but has no room now (budget or concurrency taken): it frees when an attempt settles. */
+export function full(s: Slot): boolean {
+  return !s.probe && roomOf(s) === 0;
 }
 
 /** A timer: a vendor-level state ending (valid while the slot's generation is `gen`), or an exclusion ending. */
@@ -53,7 +67,7 @@ export function waitFor(slots: readonly Slot[], provider: string, now: number): 
   for (const s of slots) {
     const ex = s.forbidden?.get(provider);
     if (s.state === 'usable' && !ex) {
-      if (s.probe && s.probeOutUntil > now) probe = Math.min(probe, PROBE_POLL_MS, s.probeOutUntil - now);
+      if ((s.probe && s.probeOutUntil > now) || full(s)) probe = Math.min(probe, PROBE_POLL_MS, s.probe ? s.probeOutUntil - now : PROBE_POLL_MS);
       continue;
     }
     if (s.state === 'cooling' && !ex) someCooling = true;
@@ -68,7 +82,7 @@ export function nextUsableIn(slots: readonly Slot[], provider: string, now: numb
   let best: number | undefined;
   for (const s of slots) {
     if (s.forbidden?.has(provider)) continue;
-    const at = s.state === 'usable' ? (s.probe && s.probeOutUntil > now ? Math.min(PROBE_POLL_MS, s.probeOutUntil - now) : 0) : s.state === 'cooling' ? s.until - now : undefined;
+    const at = s.state === 'usable' ? ((s.probe && s.probeOutUntil > now) || full(s) ? Math.min(PROBE_POLL_MS, s.probe ? s.probeOutUntil - now : PROBE_POLL_MS) : 0) : s.state === 'cooling' ? s.until - now : undefined;
     if (at !== undefined) best = best === undefined ? at : Math.min(best, at);
   }
   return best === undefined ? undefined : Math.max(0, best);

@@ -14,6 +14,9 @@ export function createMetrics(): Metrics {
   return new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRIC_NAMESPACE, serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME });
 }
 
+/** Milliseconds a request waited in its vendor's admission queue (requests that queued only). Not yet on the dashboard. */
+const QUEUE_WAIT = 'QueueWait';
+
 export class MetricsTelemetry implements Telemetry {
   constructor(private readonly metrics: Metrics) {}
 
@@ -30,6 +33,7 @@ export class MetricsTelemetry implements Telemetry {
     for (const ms of s.upstreamLatencyMs) m.addMetric(M.upstreamLatency, MetricUnit.Milliseconds, Math.round(ms));
     if (s.ttfbMs !== undefined) m.addMetric(M.timeToFirstByte, MetricUnit.Milliseconds, Math.round(s.ttfbMs));
     if (s.streamAborted) m.addMetric(M.streamAborted, MetricUnit.Count, 1);
+    if (s.queuedMs !== undefined) m.addMetric(QUEUE_WAIT, MetricUnit.Milliseconds, Math.round(s.queuedMs));
     m.publishStoredMetrics();
   }
 

@@ -16,6 +16,7 @@ export function rotationLog(log: Log): RotationEvents {
     keyDisabled: (e) => log.warn('key disabled', { provider: e.provider, key: e.keyId, reason: e.reason, reprobeInMs: e.forMs }),
     everyKeyRefused: (e) => log.warn('every key refused the request the same way; keys kept in', { provider: e.provider, status: e.status, code: e.code }),
     keyResting: (e) => log.info('key resting: request budget spent', { provider: e.provider, key: e.keyId, restMs: e.restMs }),
+    queued: (e) => log.info('key queued', { provider: e.provider, waitedMs: e.waitedMs, outcome: e.outcome, retryAfterMs: e.retryAfterMs }),
     backoff: (e) => log.warn('provider error, backing off', { provider: e.provider, key: e.keyId, status: e.status, code: e.code, backoffMs: e.backoffMs }),
   };
 }

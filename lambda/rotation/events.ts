@@ -33,6 +33,8 @@ export interface RotationEvents {
   everyKeyRefused?(e: { provider: ProviderName; status: number; code?: string }): void;
   keyResting?(e: { provider: ProviderName; keyId: string; restMs: number }): void;
   backoff?(e: { provider: ProviderName; keyId: string; status?: number; code?: string; backoffMs: number }): void;
+  /** A wait in the vendor's admission queue ended (one per wait): released onto a key, or refused (queue full, too long a wait, gave up, client gone). */
+  queued?(e: { provider: ProviderName; waitedMs: number; outcome: 'released' | 'queue_full' | 'wait_too_long' | 'gave_up' | 'disconnected'; retryAfterMs?: number }): void;
 }
 
 type Handlers = Required<RotationEvents>;
@@ -51,5 +53,6 @@ export function fanOut(...subscribers: (RotationEvents | undefined)[]): Rotation
     everyKeyRefused: each('everyKeyRefused'),
     keyResting: each('keyResting'),
     backoff: each('backoff'),
+    queued: each('queued'),
   };
 }

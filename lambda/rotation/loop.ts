@@ -2,7 +2,17 @@ import { BufferedOperation, discard, Failure, MalformedAnswer, OpenAnswer, Opera
 import type { KeyLease } from '../keys/key-lease';
 import type { KeyPool } from '../keys/key-pool';
 import { AttemptResult, decide, LoopState, RotationReason, RotationSettings, TakeOut } from './decide';
+import type { AdmissionQueue } from './admission-queue';
 import type { RotationEvents } from './events';
+import { roomHints, RoomHints } from './room-hints';
+
+/** The vendor's admission queue, and this request's own wait limit and disconnect signal. */
+export interface AdmissionTicket {
+  queue: AdmissionQueue;
+  /** From `x-nanobot-max-wait-ms`: may only lower the queue's MAX_QUEUE_WAIT_MS (0: prefer a fast 429). */
+  maxWaitMs?: number;
+  signal?: AbortSignal;
+}
 
 export interface RotationDeps {
   clock: () => number;
@@ -23,36 +33,36 @@ export async function withRotation<T>(
   settings: RotationSettings,
   deps: RotationDeps,
   events: RotationEvents = {},
+  admission?: AdmissionTicket,
 ): Promise<RotationResult<T>> {
   const s: LoopState = { now: 0, deadline, attempts: 0, retries: 0, waitedMs: 0, lastFailure: { kind: 'upstream_failed' }, lastWasRateLimit: false, everyKeyRefused: false, replaySafe: op.replaySafe };
-  const fail = (failure: Failure): RotationResult<T> => ({ ok: false, failure, attempts: s.attempts });
+  const w = { queuedMs: 0, released: false };
+  const q = () => (admission ? { queuedMs: w.queuedMs } : {});
+  const left = () => {
+    const n = pool.remaining(provider);
+    return n === undefined ? {} : { poolRemaining: n };
+  };
+  const fail = (failure: Failure): RotationResult<T> => ({ ok: false, failure, attempts: s.attempts, ...q() });
   let pending: { fromKey: string; reason: RotationReason; retryAfterMs?: number } | undefined;
   for (;;) {
-    s.now = deps.clock();
-    let act = decide({ kind: 'next' }, s, settings);
-    const pick = act.kind === 'pick' ? pool.pick(provider) : undefined;
-    if (pick) act = decide({ kind: 'picked', pick }, s, settings);
-    if (act.kind === 'fail') return fail(act.failure);
-    if (act.kind === 'fail_all_cooling') return fail({ kind: 'all_keys_cooling', retryAfterMs: pool.nextUsableInMs(provider) ?? 0 });
-    if (act.kind === 'wait') {
-      s.waitedMs += act.ms;
-      await deps.sleep(act.ms);
-      continue;
-    }
-    if (pick?.kind !== 'key') return fail(s.lastFailure); // unreachable: `decide` attempts only with a key
-    const lease = pick.lease;
+    const got = await pickStep({ provider, pool, deadline, settings, deps, events, admission }, s, w);
+    if (got.kind === 'again') continue;
+    if (got.kind === 'fail') return fail(got.failure);
+    const lease = got.lease;
     if (pending && pending.fromKey !== lease.id) events.rotated?.({ provider, ...pending, toKey: lease.id });
     s.attempts += 1;
     const started = deps.clock();
     const step = await attempt(op, lease, deadline - started, deps.transport);
     const r = step.result;
     events.attempt?.({ provider, keyId: lease.id, outcome: r.kind === 'answer' ? r.outcome : r.kind, status: r.kind === 'transport_error' ? undefined : r.status, latencyMs: deps.clock() - started, ...(r.kind === 'transport_error' ? { code: r.code } : {}) });
+    if (step.room) pool.noteRoom(lease, step.room);
     // The attempt is over: if the key was a probe, another request may try it (marks below say more).
-    pool.settle(lease);
+    const streaming = 'relay' in op && r.kind === 'answer' && r.outcome === 'ok' && step.value !== undefined;
+    pool.settle(lease, streaming);
     s.now = deps.clock();
     s.lastWasRateLimit = r.kind === 'answer' && r.outcome === 'rate_limited';
     const next = decide({ kind: 'attempted', result: r, jitter: deps.random() }, s, settings);
-    if (next.kind === 'answer') return served(pool, lease, step, s.attempts, provider, events);
+    if (next.kind === 'answer') return { ...served(pool, lease, step, s.attempts, provider, events), ...q(), ...left(), ...(streaming ? { finish: () => pool.finished(lease) } : {}) };
     if (next.kind !== 'switch_key' && next.kind !== 'back_off') return next.kind === 'fail' ? fail(next.failure) : fail(s.lastFailure);
     s.lastFailure = next.failure;
     if (next.kind === 'switch_key') {
@@ -64,6 +74,39 @@ export async function withRotation<T>(
     pending = { fromKey: lease.id, reason: 'provider_error', retryAfterMs: next.ms };
     await deps.sleep(next.ms);
   }
+}
+
+interface Ctx {
+  provider: string;
+  pool: KeyPool;
+  deadline: number;
+  settings: RotationSettings;
+  deps: RotationDeps;
+  events: RotationEvents;
+  admission?: AdmissionTicket;
+}
+
+/** Asks `decide`, picks a key (or waits: in the admission queue, else as `decide` says): a key to attempt, `again`, or the failure to answer. */
+async function pickStep(c: Ctx, s: LoopState, w: { queuedMs: number; released: boolean }): Promise<{ kind: 'again' } | { kind: 'fail'; failure: Failure } | { kind: 'key'; lease: KeyLease }> {
+  s.now = c.deps.clock();
+  let act = decide({ kind: 'next' }, s, c.settings);
+  // Waiters first: a newcomer queues behind them (FIFO); and it queues when no key has room.
+  const joinQueue = act.kind === 'pick' && c.admission !== undefined && s.attempts === 0 && !w.released && c.admission.queue.length > 0;
+  const pick = act.kind === 'pick' && !joinQueue ? c.pool.pick(c.provider) : undefined;
+  if (c.admission && (joinQueue || pick?.kind === 'wait')) {
+    const refused = await queued(c.provider, c.admission, c.deadline, w, c.events);
+    return refused ? { kind: 'fail', failure: refused } : { kind: 'again' };
+  }
+  if (pick) act = decide({ kind: 'picked', pick }, s, c.settings);
+  if (act.kind === 'fail') return { kind: 'fail', failure: act.failure };
+  if (act.kind === 'fail_all_cooling') return { kind: 'fail', failure: { kind: 'all_keys_cooling', retryAfterMs: c.pool.nextUsableInMs(c.provider) ?? 0 } };
+  if (act.kind === 'wait') {
+    s.waitedMs += act.ms;
+    await c.deps.sleep(act.ms);
+    return { kind: 'again' };
+  }
+  // `decide` attempts only with a key.
+  return pick?.kind === 'key' ? pick : { kind: 'fail', failure: s.lastFailure };
 }
 
 function served<T>(pool: KeyPool, lease: KeyLease, step: Step<T>, attempts: number, provider: string, events: RotationEvents): RotationResult<T> {
@@ -100,8 +143,24 @@ function takeOut(pool: KeyPool, lease: KeyLease, act: { mark: TakeOut; retryAfte
   return out(forMs);
 }
 
+/**
+ * One wait in the vendor's admission queue: undefined when released (pick again), else the
+ * failure to answer (429 with Retry-After: refused at once, or given up at its allowed wait).
+ */
+async function queued(provider: string, a: AdmissionTicket, deadline: number, w: { queuedMs: number; released: boolean }, events: RotationEvents): Promise<Failure | undefined> {
+  const o = await a.queue.wait(provider, { deadline, maxWaitMs: a.maxWaitMs === undefined ? undefined : a.maxWaitMs - w.queuedMs, signal: a.signal, front: w.released });
+  w.queuedMs += o.waitedMs;
+  events.queued?.({ provider, waitedMs: o.waitedMs, outcome: o.kind === 'released' ? 'released' : o.reason, retryAfterMs: o.kind === 'refused' ? o.retryAfterMs : undefined });
+  if (o.kind === 'released') {
+    w.released = true;
+    return undefined;
+  }
+  return { kind: 'all_keys_cooling', retryAfterMs: o.retryAfterMs };
+}
+
 interface Step<T> {
   result: AttemptResult;
+  room?: RoomHints;
   value?: T;
   budgetSpentForMs?: number;
 }
@@ -121,13 +180,14 @@ async function attempt<T>(op: Operation<T>, lease: KeyLease, budgetMs: number, t
   // classified on its status and headers.
   const c = op.classify(open ? { status: open.status, headers: open.headers, body: '' } : (answer as RawAnswer), Date.now());
   const result: AttemptResult = { kind: 'answer', outcome: c.outcome, status: answer.status, code: c.code, retryAfterMs: c.retryAfterMs };
+  const room = roomHints(answer.headers);
   if (c.outcome !== 'ok') {
     if (open) discard(open.body);
-    return { result };
+    return { result, room };
   }
   try {
     const value = open && 'relay' in op ? await firstChunkInTime(op, open, startedAt + budgetMs) : (op as BufferedOperation<T>).decode(answer as RawAnswer);
-    return { result, value, budgetSpentForMs: c.budgetSpentForMs };
+    return { result, value, budgetSpentForMs: c.budgetSpentForMs, room };
   } catch (err) {
     if (open) discard(open.body);
     if (err instanceof MalformedAnswer) return { result: { kind: 'malformed_answer', status: answer.status } };

@@ -23,6 +23,13 @@ export class RequestTally implements RotationEvents {
     this.keysDisabled += 1;
   }
 
+  /** Time in the admission queue, all its waits together (undefined: never queued). */
+  queuedMs?: number;
+
+  queued(e: { waitedMs: number }): void {
+    this.queuedMs = (this.queuedMs ?? 0) + e.waitedMs;
+  }
+
   summary(r: { served: boolean; status: number; latencyMs: number; attempts: number; failure?: Failure; at: number; ttfbMs?: number; streamAborted?: boolean }): RequestSummary {
     return {
       provider: this.provider,
@@ -38,6 +45,7 @@ export class RequestTally implements RotationEvents {
       at: r.at,
       ...(r.ttfbMs !== undefined ? { ttfbMs: r.ttfbMs } : {}),
       ...(r.streamAborted ? { streamAborted: true } : {}),
+      ...(this.queuedMs !== undefined ? { queuedMs: this.queuedMs } : {}),
     };
   }
 }

@@ -8,6 +8,7 @@ import { poolScenario } from './pool';
 import { healthScenario } from './health';
 import { overheadScenario } from './overhead';
 import { stormScenario } from './storm';
+import { concurrencyScenario } from './concurrency';
 import { coldstartScenario } from './coldstart';
 import { fleetScenario } from './fleet';
 import { ttfbScenario } from './ttfb';
@@ -17,7 +18,7 @@ import { outageScenario } from './outage';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
-const SCENARIOS: Scenario[] = [poolScenario, healthScenario, overheadScenario, stormScenario, coldstartScenario, fleetScenario, ttfbScenario, redactScenario, outageScenario];
+const SCENARIOS: Scenario[] = [poolScenario, healthScenario, overheadScenario, stormScenario, concurrencyScenario, coldstartScenario, fleetScenario, ttfbScenario, redactScenario, outageScenario];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

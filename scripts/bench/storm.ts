@@ -12,7 +12,10 @@ const WINDOW_MS = 10_000;
 const REQUESTS = 60;
 const RATE = 4; // requests per second, open loop
 const CLIENT_TIMEOUT_MS = 60_000;
-const SLOW_MS = 10_000;
+/** The issue's goal for the slowest served request (queue wait included). */
+const SLOW_MS = 12_000;
+/** The goal for a 429 that remains: answered at once. */
+const FAST_REFUSAL_MS = 50;
 
 interface Sent {
   at: number;
@@ -215,7 +218,7 @@ export const stormScenario: Scenario = {
     const body = JSON.stringify({ model: 'dall-e-3', prompt: 'a storm over the sea', size: '1024x1024' });
     const runs: StormRun[] = [];
 
-    // Ours: the deployed defaults (MAX_ATTEMPTS 6, MAX_KEY_WAIT_MS 1000, deadline 26 s).
+    // Ours: the deployed defaults (MAX_ATTEMPTS 6, admission queue: MAX_QUEUE_WAIT_MS 11500, deadline 26 s).
     {
       const dynamo = await startDynalite();
       const sb = await limitedSandbox(keys);
@@ -264,16 +267,17 @@ export const stormScenario: Scenario = {
     const ours = f[0];
     const pk = f[1];
     const wastedOk = ours.maxPerKeyWindow <= 1 && ours.wasted <= allowedWasted;
-    const servedOk = ours.served >= bound;
+    const servedOk = ours.served >= capacityBound(ours.lastServedAt);
     const slowOk = ours.slowServed === 0;
+    const fastRefusals = ours.refused === 0 || ours.refusedP99 < FAST_REFUSAL_MS;
     return {
       table: mdTable(
-        ['gateway', 'served', 'refused', 'answers', 'upstream calls', 'wasted 429s', 'max 429s per key per window (fixed / sliding)', 'served ms p50 / p99 / max', 'refused ms p50 / p99', 'served > 10 s', 'last served at s', 'bound for that span'],
+        ['gateway', 'served', 'refused', 'answers', 'upstream calls', 'wasted 429s', 'max 429s per key per window (fixed / sliding)', 'served ms p50 / p99 / max', 'refused ms p50 / p99', 'served > 12 s', 'last served at s', 'bound for that span'],
         rows,
       ),
       summary:
-        `ours served ${ours.served} of ${REQUESTS} (capacity bound ${bound}: ${servedOk ? 'met' : 'MISSED'}) with ${ours.wasted} wasted upstream 429s (target ≤ 1 per key per window = ≤ ${allowedWasted}, at most ${ours.maxPerKeyWindow} per key-window: ${wastedOk ? 'met' : 'MISSED'}), ` +
-        `served p99 ${fmt(ours.servedP99, 0)} ms, max ${fmt(ours.servedMax, 0)} ms (none > 10 s: ${slowOk ? 'met' : 'MISSED'}); ` +
+        `ours served ${ours.served} of ${REQUESTS} (every request the capacity allows within its deadline, bound ${capacityBound(ours.lastServedAt)} for its span: ${servedOk ? 'met' : 'MISSED'}) with ${ours.wasted} wasted upstream 429s (target ≤ 1 per key per window = ≤ ${allowedWasted}, at most ${ours.maxPerKeyWindow} per key-window: ${wastedOk ? 'met' : 'MISSED'}), ` +
+        `served p99 ${fmt(ours.servedP99, 0)} ms, max ${fmt(ours.servedMax, 0)} ms (none > 12 s: ${slowOk ? 'met' : 'MISSED'}), refusals p99 ${fmt(ours.refusedP99, 0)} ms (< ${FAST_REFUSAL_MS} ms: ${fastRefusals ? 'met' : 'MISSED'}); ` +
         `Portkey served ${pk.served} with ${pk.wasted} wasted 429s, served p99 ${fmt(pk.servedP99, 0)} ms, refused p50 ${fmt(pk.refusedP50, 0)} ms.`,
       notes: [
         `Method: ${KEYS} keys, each configured in the sandbox with a sliding limit of ${CALLS} calls per ${WINDOW_MS / 1000} s and \`Retry-After\` in seconds on its 429s (OpenAI 429 \`rate_limit_exceeded\` bodies, \`x-ratelimit-*\` headers on every answer). ` +
@@ -287,9 +291,9 @@ export const stormScenario: Scenario = {
         `Wasted 429s by cause, from the sandbox's call log: ${runs
           .map((r, i) => `${r.label}: ${f[i].herd} on a key another call had picked within ${HERD_MS} ms (requests picking one key together), ${f[i].firstInWindow} first of a key in a 10 s window, ${f[i].otherWasted} other`)
           .join('; ')}. ` +
-          'In ours, requests picking a key together are the ones that waited for a key coming back (MAX_KEY_WAIT_MS): they all wake at the instant it is due and all take it, so one is admitted and the rest are 429s — reproduced in `test/resilience/storm.test.ts` (marked failing). ' +
+          'Ours queues a request that finds no key with room in its vendor\'s admission queue (README, *Admission queue*) and releases waiters when a key comes back — one probe first, then as many as its `x-ratelimit-remaining-requests` says — so no call is made that the budget cannot take. ' +
           `Ours refused requests sent at (s): ${f[0].refusedAt || 'none'}${f[0].refused502 ? `; of those, ${f[0].refused502} answered 502 \`upstream_error\` after spending all 6 attempts (MAX_ATTEMPTS) on 429s` : ''}.`,
-        `Our gateway: deployed defaults (MAX_ATTEMPTS 6, MAX_KEY_WAIT_MS 1000, REQUEST_DEADLINE_MS 26000, health recording on). Portkey config (keys elided): \`${JSON.stringify(portkeyStormConfig(['sk-A', 'sk-B', 'sk-C', 'sk-D'], '<sandbox>/openai/v1'))}\`.`,
+        `Our gateway: deployed defaults (MAX_ATTEMPTS 6, MAX_QUEUE_WAIT_MS 11500, MAX_QUEUE_LENGTH 200, REQUEST_DEADLINE_MS 26000, health recording on). Portkey config (keys elided): \`${JSON.stringify(portkeyStormConfig(['sk-A', 'sk-B', 'sk-C', 'sk-D'], '<sandbox>/openai/v1'))}\`.`,
       ].join('\n\n'),
     };
   },

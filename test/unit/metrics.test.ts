@@ -20,14 +20,19 @@ test('one EMF line per request with the documented metric names', () => {
       t.requestDone({ ...s, provider: 'fal-flux', served: false, status: 429, rateLimited: 0, rotations: 0, keysDisabled: 0, allKeysExhausted: true, upstreamLatencyMs: [], ttfbMs: undefined });
       // A stream cut after its first byte: a failure, and StreamAborted.
       t.requestDone({ ...s, provider: 'elevenlabs-tts', served: false, rateLimited: 0, rotations: 0, keysDisabled: 0, upstreamLatencyMs: [90], ttfbMs: undefined, streamAborted: true });
+      // A request that waited in the admission queue: QueueWait.
+      t.requestDone({ ...s, queuedMs: 2_400.6 });
     });
   } finally {
     spy.mockRestore();
     process.env = saved;
   }
   const emf = lines.map((l) => JSON.parse(l) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] } });
-  expect(emf).toHaveLength(3);
-  const [first, second, third] = emf;
+  expect(emf).toHaveLength(4);
+  const [first, second, third, fourth] = emf;
+  expect(fourth).toMatchObject({ provider: 'openai-tts', QueueWait: 2_401 });
+  expect(fourth._aws.CloudWatchMetrics[0].Metrics).toEqual(expect.arrayContaining([{ Name: 'QueueWait', Unit: 'Milliseconds' }]));
+  for (const line of [first, second, third]) expect(line).not.toHaveProperty('QueueWait');
   const meta = first._aws.CloudWatchMetrics[0];
   expect(meta.Namespace).toBe('Nanobot');
   for (const line of emf) expect(line._aws.CloudWatchMetrics[0].Dimensions).toEqual([['service', 'provider']]);
