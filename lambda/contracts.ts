@@ -14,6 +14,10 @@ export const SERVICE_NAME = 'nanobot';
 /** CloudWatch namespace of the EMF metrics (`POWERTOOLS_METRICS_NAMESPACE`) and of the log metric filter. */
 export const METRIC_NAMESPACE = 'Nanobot';
 
+/** Every key-switch log line says this (the runtime writes it; the log metric filter counts lines containing ROTATED_TERM). */
+export const ROTATED_MESSAGE = 'key rotated';
+export const ROTATED_TERM = 'rotated';
+
 /** EMF metric names emitted per provider with dimensions exactly `{ service, provider }`. */
 export const PROVIDER_METRICS = {
   requests: 'Requests',

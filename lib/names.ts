@@ -15,7 +15,7 @@ export const COLD_START_METRIC = 'ColdStart';
 export const ROTATED_LOG_LINES_METRIC = 'RotatedLogLines';
 
 /** Every rotation log line's `message` contains this word (the log metric filter counts them). */
-export const ROTATED_TERM = 'rotated';
+export { ROTATED_TERM } from '../lambda/contracts';
 
 export const PHYSICAL_NAMES = {
   table: 'nanobot-config',

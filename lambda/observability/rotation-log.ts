@@ -1,3 +1,4 @@
+import { ROTATED_MESSAGE } from '../contracts';
 import type { Log } from '../domain';
 import type { RotationEvents } from '../rotation/events';
 
@@ -11,7 +12,7 @@ export function rotationLog(log: Log): RotationEvents {
       // The answer was bigger than the gateway reads whole (MAX_UPSTREAM_BYTES): refused, named.
       if (e.code === 'answer_too_large') log.warn('provider answer too large; refused', { provider: e.provider, key: e.keyId });
     },
-    rotated: (e) => log.info('key rotated', { ...e }),
+    rotated: (e) => log.info(ROTATED_MESSAGE, { ...e }),
     keyCooling: (e) => log.warn('key rate limited', { provider: e.provider, key: e.keyId, retryAfterMs: e.retryAfterMs, hinted: e.hinted }),
     keyDisabled: (e) => log.warn('key disabled', { provider: e.provider, key: e.keyId, reason: e.reason, reprobeInMs: e.forMs }),
     everyKeyRefused: (e) => log.warn('every key refused the request the same way; keys kept in', { provider: e.provider, status: e.status, code: e.code }),

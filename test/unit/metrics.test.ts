@@ -1,3 +1,6 @@
+import { ROTATED_MESSAGE, ROTATED_TERM } from '../../lambda/contracts';
+import { MemoryLog } from '../../lambda/observability/logger';
+import { rotationLog } from '../../lambda/observability/rotation-log';
 import type { RequestSummary } from '../../lambda/domain';
 
 /** EMF output of one request: namespace Nanobot, dimensions exactly {service, provider}, the documented names (TimeToFirstByte, StreamAborted only when there is one). */
@@ -70,4 +73,11 @@ test('a fallback: one EMF line with Fallbacks = 1 on the provider fallen back fr
   expect(emf.provider).toBe('openai-tts');
   expect(emf._aws.CloudWatchMetrics[0].Metrics.map((m) => m.Name)).toEqual(['Fallbacks']);
   expect(emf._aws.CloudWatchMetrics[0].Dimensions[0].sort()).toEqual(['provider', 'service']);
+});
+
+test('the rotation log line contains the word the log metric filter counts (one contract, lambda/contracts.ts)', () => {
+  expect(ROTATED_MESSAGE).toContain(ROTATED_TERM);
+  const log = new MemoryLog();
+  rotationLog(log).rotated?.({ provider: 'openai-tts', reason: 'rate_limited', fromKey: 'openai#1', toKey: 'openai#2' });
+  expect(log.lines.map((l) => l.message)).toEqual([ROTATED_MESSAGE]);
 });
