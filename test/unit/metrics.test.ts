@@ -3,8 +3,10 @@ import { MemoryLog } from '../../lambda/observability/logger';
 import { rotationLog } from '../../lambda/observability/rotation-log';
 import type { RequestSummary } from '../../lambda/domain';
 
-/** EMF output of one request: namespace Nanobot, dimensions exactly {service, provider}, the documented names (TimeToFirstByte, StreamAborted only when there is one). */
-test('one EMF line per request with the documented metric names', () => {
+type MetricsModule = typeof import('../../lambda/observability/metrics');
+
+/** The EMF lines a fresh metrics module prints while `use` runs (Powertools on, console captured). */
+function emfLines(use: (m: MetricsModule) => void): string[] {
   const saved = { ...process.env };
   process.env.POWERTOOLS_DEV = 'true';
   process.env.POWERTOOLS_METRICS_DISABLED = 'false';
@@ -13,7 +15,18 @@ test('one EMF line per request with the documented metric names', () => {
   try {
     jest.isolateModules(() => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { createMetrics, MetricsTelemetry } = require('../../lambda/observability/metrics') as typeof import('../../lambda/observability/metrics');
+      use(require('../../lambda/observability/metrics') as MetricsModule);
+    });
+  } finally {
+    spy.mockRestore();
+    process.env = saved;
+  }
+  return lines;
+}
+
+/** EMF output of one request: namespace Nanobot, dimensions exactly {service, provider}, the documented names (TimeToFirstByte, StreamAborted only when there is one). */
+test('one EMF line per request with the documented metric names', () => {
+  const lines = emfLines(({ createMetrics, MetricsTelemetry }) => {
       const t = new MetricsTelemetry(createMetrics());
       const s: RequestSummary = {
         provider: 'openai-tts', served: true, status: 200, latencyMs: 420, attempts: 3, rateLimited: 2, rotations: 2,
@@ -25,11 +38,7 @@ test('one EMF line per request with the documented metric names', () => {
       t.requestDone({ ...s, provider: 'elevenlabs-tts', served: false, rateLimited: 0, rotations: 0, keysDisabled: 0, upstreamLatencyMs: [90], ttfbMs: undefined, streamAborted: true });
       // A request that waited in the admission queue: QueueWait.
       t.requestDone({ ...s, queuedMs: 2_400.6 });
-    });
-  } finally {
-    spy.mockRestore();
-    process.env = saved;
-  }
+  });
   const emf = lines.map((l) => JSON.parse(l) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] } });
   expect(emf).toHaveLength(4);
   const [first, second, third, fourth] = emf;
@@ -52,21 +61,9 @@ test('one EMF line per request with the documented metric names', () => {
 });
 
 test('a fallback: one EMF line with Fallbacks = 1 on the provider fallen back from, dimensions {service, provider}', () => {
-  const saved = { ...process.env };
-  process.env.POWERTOOLS_DEV = 'true';
-  process.env.POWERTOOLS_METRICS_DISABLED = 'false';
-  const lines: string[] = [];
-  const spy = jest.spyOn(console, 'log').mockImplementation((s: string) => void lines.push(s));
-  try {
-    jest.isolateModules(() => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { createMetrics, MetricsTelemetry, TelemetryFanout } = require('../../lambda/observability/metrics') as typeof import('../../lambda/observability/metrics');
-      new TelemetryFanout([new MetricsTelemetry(createMetrics())]).fellBack('openai-tts', Date.now());
-    });
-  } finally {
-    spy.mockRestore();
-    process.env = saved;
-  }
+  const lines = emfLines(({ createMetrics, MetricsTelemetry, TelemetryFanout }) => {
+    new TelemetryFanout([new MetricsTelemetry(createMetrics())]).fellBack('openai-tts', Date.now());
+  });
   expect(lines).toHaveLength(1);
   const emf = JSON.parse(lines[0]) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] } };
   expect(emf.Fallbacks).toBe(1);
