@@ -34,6 +34,10 @@ export const PROVIDER_METRICS = {
   streamAborted: 'StreamAborted',
   /** Requests that fell back from this provider to another of their chain. */
   fallbacks: 'Fallbacks',
+  /** Milliseconds a request waited in its vendor's admission queue (requests that waited only; SampleCount = how many). */
+  queueWait: 'QueueWait',
+  /** Requests the admission queue answered 429 at once (queue full, or no start possible within the allowed wait). */
+  queueRefused: 'QueueRefused',
 } as const;
 
 /**

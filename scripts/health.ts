@@ -75,6 +75,8 @@ async function snapshot(store: HealthStore, probes: Map<string, KeyHealth[]>): P
         s.successRate === null ? '-' : `${(s.successRate * 100).toFixed(1)}%`,
         `${ms(s.p50Ms)}/${ms(s.p95Ms)}`,
         `${ms(s.ttfbP50Ms)}/${ms(s.ttfbP95Ms)}`,
+        // Waited in the admission queue / its p95 wait / refused at once by it.
+        `${s.queued}/${ms(s.queueP95Ms)}/${s.queueRefused}`,
         String(w.rateLimited),
         String(w.rotations),
         keys ? `${keys.available}/${keys.total}` : '-',
@@ -82,7 +84,7 @@ async function snapshot(store: HealthStore, probes: Map<string, KeyHealth[]>): P
       ];
     }),
   );
-  return renderTable(['provider', 'status', 'requests', 'success', 'p50/p95 ms', 'ttfb p50/p95', '429s', 'rotations', 'keys usable', 'why'], rows, 1);
+  return renderTable(['provider', 'status', 'requests', 'success', 'p50/p95 ms', 'ttfb p50/p95', 'queued/p95 ms/refused', '429s', 'rotations', 'keys usable', 'why'], rows, 1);
 }
 
 /** `--keys`: every key's last probe (by public id; the fingerprint tells keys apart across pools). */

@@ -79,6 +79,11 @@ export class Gateway {
     return q;
   }
 
+  /** Requests of this provider waiting in this instance's admission queue now. */
+  waiting(provider: ProviderId): number {
+    return this.queues.get(this.poolOf(provider))?.lengthOf(provider) ?? 0;
+  }
+
   poolOf(provider: ProviderId): KeyPool {
     return this.pools.get(vendorOf(provider));
   }
@@ -118,13 +123,15 @@ export class Gateway {
     // A provider's code is allow-listed by its classifier already; this is the second line.
     if (!r.ok && 'code' in r.failure && r.failure.code !== undefined) r.failure.code = this.deps.redactor.redact(r.failure.code);
     const failure = r.ok ? undefined : r.failure;
+    // Left the queue because its client went away: no attempt, nothing learnt about the provider.
+    const clientGone = failure !== undefined && r.attempts === 0 && wait.signal?.aborted === true;
     /** Records the request (unless the provider refused it as malformed: the client's fault, not the provider's health). */
     const done = (served: boolean, firstByteAt: number | undefined, streamAborted = false) => {
       if (failure?.kind === 'upstream_rejected') return;
       const at = this.deps.clock();
       const status = failure ? FAILURE_STATUS[failure.kind] : 200;
       const ttfbMs = served && firstByteAt !== undefined ? firstByteAt - started : undefined;
-      this.deps.telemetry?.requestDone(tally.summary({ served, status, latencyMs: at - started, attempts: r.attempts, failure, at, ttfbMs, streamAborted }));
+      this.deps.telemetry?.requestDone(tally.summary({ served, status, latencyMs: at - started, attempts: r.attempts, failure, at, ttfbMs, streamAborted, clientGone }));
     };
     return { r, done };
   }

@@ -105,7 +105,7 @@ export function createRuntime(config: GatewayConfig, opts: RuntimeOptions): Runt
   // Idempotency-Key records (Powertools Idempotency) live in the same table, on a raw client of their own.
   const idempotency = new JobIdempotency(createIdempotencyClient(config.dynamodbEndpoint, ddb.config.requestHandler), config.tableName);
   const adapters: JobAdapters = new Map(PROVIDERS.flatMap((p) => (p.capability === 'job' ? [[p.id, p.adapter(config.baseUrls, clock)] as const] : [])));
-  const routes = [...mediaRoutes(gateway), healthRoute(store, flusher, (p) => gateway.poolOf(p), clock, probeView), ...jobRoutes(jobs, adapters, { clock, log, idempotency })];
+  const routes = [...mediaRoutes(gateway), healthRoute({ store, flusher, poolOf: (p) => gateway.poolOf(p), waiting: (p) => gateway.waiting(p), clock, probes: probeView }), ...jobRoutes(jobs, adapters, { clock, log, idempotency })];
   const app = createApp(routes, { clock, log, requestDeadlineMs: config.rotation.requestDeadlineMs, deadlineMarginMs: config.rotation.deadlineMarginMs });
   const afterResponse = async () => {
     const probed = VENDORS.filter((v) => pools.get(v).size > 0);

@@ -96,4 +96,11 @@ export interface RequestSummary {
   streamAborted?: boolean;
   /** Time spent in the vendor's admission queue (requests that queued). */
   queuedMs?: number;
+  /** Answered 429 at once by the admission queue (queue full, or no start possible within the allowed wait). */
+  queueRefused?: boolean;
+  /**
+   * The client went away while the request waited in the queue, before any attempt: it says
+   * nothing about the provider, so health counts only its wait.
+   */
+  clientGone?: boolean;
 }

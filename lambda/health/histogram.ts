@@ -1,6 +1,6 @@
 /**
- * A fixed-bucket latency histogram (two per bucket item: end-to-end latency and time to first
- * byte). Fixed bounds are what make it mergeable across writers: every container ADDs its counts
+ * A fixed-bucket latency histogram (three per bucket item: end-to-end latency, time to first
+ * byte, and wait in the admission queue). Fixed bounds are what make it mergeable across writers: every container ADDs its counts
  * to the same DynamoDB attributes, and percentiles of the whole window come from the summed
  * counts. Precision is the bucket width (interpolated linearly inside it).
  */
@@ -16,6 +16,9 @@ export const LATENCY_ATTRS = histogramAttrs('lat');
 
 /** Time to first byte of served requests, on the same bounds: `ttfb_le_100 … ttfb_gt_30000`. */
 export const TTFB_ATTRS = histogramAttrs('ttfb');
+
+/** Time requests waited in their vendor's admission queue (those that queued): `queue_le_100 … queue_gt_30000`. */
+export const QUEUE_ATTRS = histogramAttrs('queue');
 
 export function emptyHistogram(): number[] {
   return new Array<number>(LATENCY_ATTRS.length).fill(0);

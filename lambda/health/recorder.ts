@@ -19,6 +19,13 @@ export class HealthRecorder implements Telemetry, JobEvents {
 
   requestDone(s: RequestSummary): void {
     const c = this.bucket(s.provider, s.at);
+    if (s.queuedMs !== undefined) {
+      c.queue[bucketOf(s.queuedMs)] += 1;
+      c.queueWaitSumMs += Math.round(s.queuedMs);
+    }
+    if (s.queueRefused) c.queueRefused += 1;
+    // A client that left while queued: its wait counts (above), its request says nothing about the provider.
+    if (s.clientGone) return;
     c.requests += 1;
     if (s.served) {
       c.successes += 1;

@@ -3,7 +3,7 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCom
 import type { ProviderName } from '../domain';
 import type { PoolCounts } from '../keys/key-lease';
 import { COUNTER_ATTRS, Counters, emptyCounters, HISTOGRAMS, minuteOf } from './counters';
-import type { WindowSummary } from './status';
+import { meanQueueLength, WindowSummary } from './status';
 
 export const WINDOW_MINUTES = 5;
 /** BUCKET items live about an hour (TTL, epoch seconds); reads never rely on TTL, they bound the sk range. */
@@ -113,6 +113,10 @@ export class HealthStore {
         p95Ms: s.p95Ms ?? undefined,
         ttfbP50Ms: s.ttfbP50Ms ?? undefined,
         ttfbP95Ms: s.ttfbP95Ms ?? undefined,
+        queued: s.queued,
+        queueP95Ms: s.queueP95Ms ?? undefined,
+        queueRefused: s.queueRefused,
+        queueMeanLength: meanQueueLength(s, now - Date.parse(`${windowStartMinute(now)}:00Z`)),
         requests: s.requests,
         successes: s.successes,
         failures: s.failures,

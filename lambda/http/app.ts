@@ -8,6 +8,8 @@ import { HttpError, invalid, redactErrorAnswer } from './errors';
 /** The part of the Lambda context the app uses; the local server supplies its own. */
 export interface InvocationContext {
   getRemainingTimeInMillis?(): number;
+  /** Aborted when the client goes away before its answer starts (the local server's socket closing). */
+  signal?: AbortSignal;
 }
 
 /** An answer: a body read whole (API Gateway proxy result shape), or one that streams. */
@@ -26,6 +28,8 @@ export interface Call {
   requestId: string;
   deadline: number;
   params: string[];
+  /** The client went away (where the platform says so): a request waiting in the admission queue leaves it. */
+  signal?: AbortSignal;
 }
 
 /** A route of the shared contract (method and path) and what answers it. */
@@ -74,7 +78,7 @@ export function createApp(served: Route[], ctx: HttpContext): ProxyHandler {
         throw new HttpError(404, 'not_found_error', 'unknown_route', `No route for ${method} ${path.slice(0, 200)}.`);
       }
       const params = (route.pattern.exec(path) ?? []).slice(1);
-      res = await route.handle({ event, requestId, deadline: now + budget, params });
+      res = await route.handle({ event, requestId, deadline: now + budget, params, signal: context?.signal });
     } catch (err) {
       if (err instanceof HttpError) {
         res = errorResult(err, requestId);

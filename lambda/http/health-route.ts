@@ -5,8 +5,9 @@ import { Counters, emptyCounters } from '../health/counters';
 import type { HealthFlusher } from '../health/flusher';
 import type { KeyHealth } from '../health/key-health';
 import type { ProbeView } from '../health/probe-view';
-import { statusOf } from '../health/status';
-import type { HealthStore } from '../health/store';
+import { percentile } from '../health/histogram';
+import { meanQueueLength, statusOf, WindowSummary } from '../health/status';
+import { HealthStore, windowStartMinute } from '../health/store';
 import { PROVIDERS, ProviderId, VENDORS, vendorOf } from '../providers/registry';
 import { json, Route } from './app';
 import { keyJson, probeItems, probeJson, wantsKeys } from './probe-detail';
@@ -16,7 +17,17 @@ import { keyJson, probeItems, probeJson, wantsKeys } from './probe-detail';
  * writing this instance's pending counters), this instance's key pools, and what the scheduled
  * key probes found (`KEY_HEALTH#` items). `?keys=1` adds every key's pool state and last probe.
  */
-export function healthRoute(store: HealthStore, flusher: HealthFlusher, poolOf: (p: ProviderId) => KeyPool, clock: Clock, probes?: ProbeView): Route {
+export interface HealthRouteDeps {
+  store: HealthStore;
+  flusher: HealthFlusher;
+  poolOf: (p: ProviderId) => KeyPool;
+  /** Requests of a provider waiting in this instance's admission queue now. */
+  waiting: (p: ProviderId) => number;
+  clock: Clock;
+  probes?: ProbeView;
+}
+
+export function healthRoute({ store, flusher, poolOf, waiting, clock, probes }: HealthRouteDeps): Route {
   const poolOfVendor = (v: string) => poolOf(PROVIDERS.find((p) => vendorOf(p.id) === v)?.id as ProviderId);
   return {
     ...ROUTES.health,
@@ -50,6 +61,7 @@ export function healthRoute(store: HealthStore, flusher: HealthFlusher, poolOf: 
             ...counts(w),
             latency_ms: { p50: s.p50Ms, p95: s.p95Ms },
             ttfb_ms: { p50: s.ttfbP50Ms, p95: s.ttfbP95Ms },
+            queue: queueJson(s, w, now, waiting(p)),
             ...(capability === 'job' ? { jobs: { completed: w.jobsCompleted, failed: w.jobsFailed } } : {}),
             keys,
             probes: probeJson(summary),
@@ -65,6 +77,21 @@ export function healthRoute(store: HealthStore, flusher: HealthFlusher, poolOf: 
         ...detail,
       });
     },
+  };
+}
+
+/**
+ * The admission queue over the window: how many waited and how long (p50/p95), how many were
+ * refused at once, the mean number waiting fleet-wide (Little's law over the window so far), and
+ * how many wait in this instance now.
+ */
+function queueJson(s: WindowSummary, w: Counters, now: number, here: number) {
+  return {
+    waited: s.queued,
+    wait_ms: { p50: percentile(w.queue, 0.5) ?? null, p95: s.queueP95Ms },
+    refused_at_once: s.queueRefused,
+    mean_length: meanQueueLength(w, now - Date.parse(`${windowStartMinute(now)}:00Z`)),
+    waiting_here: here,
   };
 }
 

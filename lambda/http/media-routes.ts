@@ -11,8 +11,15 @@ type Served = RotationResult<MediaStream> & { provider: ProviderId; from?: Provi
 
 /** What the media routes need of the gateway: run a validated request on its provider (or a configured alternative). */
 export interface MediaRunner {
-  speech(provider: SpeechProvider<ProviderId>, req: SpeechRequest, deadline: number, opts?: { fallback?: string; maxWaitMs?: number }): Promise<Served>;
-  images(provider: ImageProvider<ProviderId>, req: ImageRequest, deadline: number, opts?: { fallback?: string; maxWaitMs?: number }): Promise<Served>;
+  speech(provider: SpeechProvider<ProviderId>, req: SpeechRequest, deadline: number, opts?: RunOptions): Promise<Served>;
+  images(provider: ImageProvider<ProviderId>, req: ImageRequest, deadline: number, opts?: RunOptions): Promise<Served>;
+}
+
+/** The client's say over the fallback chain and its queue wait, and its going away. */
+interface RunOptions {
+  fallback?: string;
+  maxWaitMs?: number;
+  signal?: AbortSignal;
 }
 
 /** `x-nanobot-fallback`: `none`, or the part of the configured chain the client accepts. */
@@ -60,10 +67,13 @@ function header(call: Call, name: string): string | undefined {
   return k === undefined ? undefined : h[k] ?? undefined;
 }
 
-/** `x-nanobot-max-wait-ms`: lowers the queue wait for this request (0: a fast 429 rather than a wait); ignored unless a whole number. */
-function waitOf(call: Call): { maxWaitMs?: number } {
+/**
+ * `x-nanobot-max-wait-ms`: lowers the queue wait for this request (0: a fast 429 rather than a
+ * wait); ignored unless a whole number. And the client's going away: it leaves the queue.
+ */
+function waitOf(call: Call): { maxWaitMs?: number; signal?: AbortSignal } {
   const v = header(call, 'x-nanobot-max-wait-ms');
-  return v !== undefined && /^\d{1,9}$/.test(v.trim()) ? { maxWaitMs: Number(v) } : {};
+  return { ...(v !== undefined && /^\d{1,9}$/.test(v.trim()) ? { maxWaitMs: Number(v) } : {}), ...(call.signal ? { signal: call.signal } : {}) };
 }
 
 function failed(call: Call, provider: string, f: Failure): HttpResult {

@@ -14,15 +14,19 @@ export function createMetrics(): Metrics {
   return new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRIC_NAMESPACE, serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME });
 }
 
-/** Milliseconds a request waited in its vendor's admission queue (requests that queued only). Not yet on the dashboard. */
-const QUEUE_WAIT = 'QueueWait';
-
 export class MetricsTelemetry implements Telemetry {
   constructor(private readonly metrics: Metrics) {}
 
   requestDone(s: RequestSummary): void {
     const m = this.metrics;
     m.addDimension('provider', s.provider);
+    if (s.queuedMs !== undefined) m.addMetric(M.queueWait, MetricUnit.Milliseconds, Math.round(s.queuedMs));
+    if (s.queueRefused) m.addMetric(M.queueRefused, MetricUnit.Count, 1);
+    // A client that left while queued: only its wait is a figure (it says nothing about the provider).
+    if (s.clientGone) {
+      if (s.queuedMs !== undefined || s.queueRefused) m.publishStoredMetrics();
+      return;
+    }
     m.addMetric(M.requests, MetricUnit.Count, 1);
     m.addMetric(M.successes, MetricUnit.Count, s.served ? 1 : 0);
     m.addMetric(M.failures, MetricUnit.Count, s.served ? 0 : 1);
@@ -33,7 +37,6 @@ export class MetricsTelemetry implements Telemetry {
     for (const ms of s.upstreamLatencyMs) m.addMetric(M.upstreamLatency, MetricUnit.Milliseconds, Math.round(ms));
     if (s.ttfbMs !== undefined) m.addMetric(M.timeToFirstByte, MetricUnit.Milliseconds, Math.round(s.ttfbMs));
     if (s.streamAborted) m.addMetric(M.streamAborted, MetricUnit.Count, 1);
-    if (s.queuedMs !== undefined) m.addMetric(QUEUE_WAIT, MetricUnit.Milliseconds, Math.round(s.queuedMs));
     m.publishStoredMetrics();
   }
 

@@ -60,6 +60,13 @@ export class AdmissionQueue {
     return this.waiters.length;
   }
 
+  /** Waiters for one provider of the vendor. */
+  lengthOf(provider: string): number {
+    let n = 0;
+    for (const w of this.waiters) if (w.provider === provider) n += 1;
+    return n;
+  }
+
   wait(provider: string, r: WaitRequest): Promise<QueueOutcome> {
     const now = this.clock();
     const view = { ahead: r.front ? 0 : this.waiters.length, ...this.viewOf(provider) };

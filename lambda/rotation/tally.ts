@@ -23,14 +23,21 @@ export class RequestTally implements RotationEvents {
     this.keysDisabled += 1;
   }
 
-  /** Time in the admission queue, all its waits together (undefined: never queued). */
+  /** Time in the admission queue, all its waits together (undefined: never waited). */
   queuedMs?: number;
+  /** The queue answered 429 at once: full, or no start possible within the allowed wait. */
+  queueRefused = false;
 
-  queued(e: { waitedMs: number }): void {
+  queued(e: { waitedMs: number; outcome: string }): void {
+    if (e.outcome === 'queue_full' || e.outcome === 'wait_too_long') {
+      this.queueRefused = true;
+      // Refused on arrival: no wait to count.
+      if (e.waitedMs === 0) return;
+    }
     this.queuedMs = (this.queuedMs ?? 0) + e.waitedMs;
   }
 
-  summary(r: { served: boolean; status: number; latencyMs: number; attempts: number; failure?: Failure; at: number; ttfbMs?: number; streamAborted?: boolean }): RequestSummary {
+  summary(r: { served: boolean; status: number; latencyMs: number; attempts: number; failure?: Failure; at: number; ttfbMs?: number; streamAborted?: boolean; clientGone?: boolean }): RequestSummary {
     return {
       provider: this.provider,
       served: r.served,
@@ -46,6 +53,8 @@ export class RequestTally implements RotationEvents {
       ...(r.ttfbMs !== undefined ? { ttfbMs: r.ttfbMs } : {}),
       ...(r.streamAborted ? { streamAborted: true } : {}),
       ...(this.queuedMs !== undefined ? { queuedMs: this.queuedMs } : {}),
+      ...(this.queueRefused ? { queueRefused: true } : {}),
+      ...(r.clientGone ? { clientGone: true } : {}),
     };
   }
 }

@@ -33,8 +33,8 @@ export const ROTATIONS_QUERY =
 
 /**
  * CloudWatch dashboard `nanobot`: per-provider traffic, success rate, 429s, rotations, upstream
- * latency, time to first byte and aborted streams, the function's own health, every alarm's state
- * and the latest rotation log lines.
+ * latency, time to first byte and aborted streams, the admission queue (wait p95, requests that
+ * waited, refusals), the function's own health, every alarm's state and the latest rotation log lines.
  */
 export class HealthDashboard extends Construct {
   readonly dashboard: Dashboard;
@@ -115,6 +115,13 @@ export class HealthDashboard extends Construct {
       graph('Time to first byte p50 / p95 per provider (ms)', ttfb, { leftLabel: 'ms', width: 8 }),
       graph('Streams aborted after the first byte', m.perProvider('StreamAborted'), { leftLabel: 'aborted / 5 min', width: 8 }),
       graph('Fallbacks (on the provider that could not serve)', m.perProvider('Fallbacks'), { leftLabel: 'fallbacks / 5 min', width: 8 }),
+    );
+    // The admission queue: how long requests wait for a key with room, how many wait, how many it refuses at once.
+    const queueWait = m.providers.map((p) => m.metric('QueueWait', p, Stats.p(95)).with({ label: `${p} p95` }));
+    this.dashboard.addWidgets(
+      graph('Admission queue wait p95 per provider (ms)', queueWait, { leftLabel: 'ms', width: 8 }),
+      graph('Requests that waited in the admission queue', m.perProvider('QueueWait', Stats.SAMPLE_COUNT), { leftLabel: 'waited / 5 min', width: 8 }),
+      graph('Refused at once by the admission queue (429)', m.perProvider('QueueRefused'), { leftLabel: 'refused / 5 min', width: 8 }),
     );
     this.dashboard.addWidgets(
       graph(

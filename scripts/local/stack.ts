@@ -110,7 +110,12 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
           res.end(JSON.stringify({ error: { message: 'Request body too large.', type: 'invalid_request_error', code: 'request_too_large', param: null } }));
           return;
         }
-        const result = await app(toProxyEvent(req, body));
+        // A client that goes away before its answer starts: a request waiting in the admission queue leaves it.
+        const gone = new AbortController();
+        res.once('close', () => {
+          if (!res.headersSent) gone.abort();
+        });
+        const result = await app(toProxyEvent(req, body), { signal: gone.signal });
         res.once('close', () => void runtime.afterResponse());
         // The same writer the Lambda handler uses: a streamed answer is piped as it arrives.
         await writeResult(result, (statusCode, headers) => {

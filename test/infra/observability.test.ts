@@ -273,7 +273,7 @@ describe('HealthDashboard', () => {
     }
   });
 
-  it('graphs time to first byte p50 and p95 of every provider, and aborted streams, on {service, provider}', () => {
+  it('graphs time to first byte p50 and p95 of every provider, aborted streams and the admission queue, on {service, provider}', () => {
     type MetricRow = (string | { stat?: string; label?: string })[];
     const widgets = (JSON.parse(body) as { widgets: { type: string; properties: { title?: string; metrics?: MetricRow[] } }[] }).widgets;
     const byTitle = (title: string) => {
@@ -302,6 +302,19 @@ describe('HealthDashboard', () => {
     const aborted = rows('Streams aborted after the first byte');
     expect(aborted.map((r) => r.dims.provider).sort()).toEqual([...PROVIDER_IDS].sort());
     for (const r of aborted) expect(r).toMatchObject({ metric: 'StreamAborted', stat: 'Sum' });
+
+    // The admission queue: wait p95, how many waited (QueueWait's sample count), refusals at once.
+    const expectPerProvider = (title: string, metric: string, stat: string) => {
+      const got = rows(title);
+      expect(got.map((r) => r.dims.provider).sort()).toEqual([...PROVIDER_IDS].sort());
+      for (const r of got) {
+        expect(r).toMatchObject({ namespace: 'Nanobot', metric, stat });
+        expect(Object.keys(r.dims).sort()).toEqual(['provider', 'service']);
+      }
+    };
+    expectPerProvider('Admission queue wait p95 per provider (ms)', 'QueueWait', 'p95');
+    expectPerProvider('Requests that waited in the admission queue', 'QueueWait', 'SampleCount');
+    expectPerProvider('Refused at once by the admission queue (429)', 'QueueRefused', 'Sum');
   });
 
   it('has an alarm status widget with every alarm and the Logs Insights "rotated" query', () => {

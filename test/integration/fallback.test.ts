@@ -119,7 +119,7 @@ describe('each trigger falls back, and the answer names both providers', () => {
     h.sandbox.injectFaults('openai', [{ kind: 'status', status: 503, times: 2, key: openai[0] }]);
     const stack = await h.stack({ openai, elevenlabs: el }, { ...ENV, TABLE_NAME: `fallback-status-${Date.now()}` });
     const rt = stack.runtime;
-    await rt.store.putStatus('openai-tts', { status: 'down', reason: 'most requests fail', requests: 10, successes: 0, failures: 10, successRate: 0, p50Ms: null, p95Ms: null, ttfbP50Ms: null, ttfbP95Ms: null }, Date.now());
+    await rt.store.putStatus('openai-tts', { status: 'down', reason: 'most requests fail', requests: 10, successes: 0, failures: 10, successRate: 0, p50Ms: null, p95Ms: null, ttfbP50Ms: null, ttfbP95Ms: null, queued: 0, queueP95Ms: null, queueRefused: 0, queueWaitSumMs: 0 }, Date.now());
     await rt.statusView.refresh();
     const trial = await h.send(`${stack.url}/v1/audio/speech`, speechBody());
     expect(trial.headers['x-nanobot-provider']).toBe('elevenlabs-tts');

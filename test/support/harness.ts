@@ -208,11 +208,11 @@ export interface HealthSums {
 }
 
 /** Every `PROVIDER_HEALTH#<provider>` item, as the operators' query returns them. */
-export async function healthItems(endpoint: string, provider: string): Promise<Record<string, unknown>[]> {
+export async function healthItems(endpoint: string, provider: string, table = 'nanobot-config'): Promise<Record<string, unknown>[]> {
   const client = localClient(endpoint);
   try {
     const r = await client.send(new QueryCommand({
-      TableName: 'nanobot-config',
+      TableName: table,
       KeyConditionExpression: 'pk = :pk',
       ExpressionAttributeValues: { ':pk': { S: `PROVIDER_HEALTH#${provider}` } },
     }));

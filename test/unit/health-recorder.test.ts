@@ -1,7 +1,8 @@
 import type { RequestSummary } from '../../lambda/domain';
 import { addInto, emptyCounters } from '../../lambda/health/counters';
-import { bucketOf, LATENCY_ATTRS, TTFB_ATTRS } from '../../lambda/health/histogram';
+import { bucketOf, LATENCY_ATTRS, QUEUE_ATTRS, TTFB_ATTRS } from '../../lambda/health/histogram';
 import { HealthRecorder } from '../../lambda/health/recorder';
+import { RequestTally } from '../../lambda/rotation/tally';
 
 const AT = Date.parse('2026-11-26T05:31:20Z');
 const summary = (over: Partial<RequestSummary> = {}): RequestSummary => ({
@@ -80,5 +81,54 @@ describe('HealthRecorder: fallbacks', () => {
 
   test('fallbacks add up like every counter (bucket items, the window)', () => {
     expect(addInto({ ...emptyCounters(), fallbacks: 2 }, { ...emptyCounters(), fallbacks: 3 }).fallbacks).toBe(5);
+  });
+});
+
+describe('HealthRecorder: the admission queue', () => {
+  test('queue waits are a third histogram on the latency bounds, as queue_le_* attributes', () => {
+    expect(QUEUE_ATTRS).toEqual(LATENCY_ATTRS.map((a) => a.replace(/^lat_/, 'queue_')));
+    expect(QUEUE_ATTRS[0]).toBe('queue_le_100');
+  });
+
+  test.each<[string, Partial<RequestSummary>, { requests: number; failures: number; successes: number; queueRefused: number; queueWaitSumMs: number; waitedIn?: number }]>([
+    ['never queued: nothing in the queue figures', {}, { requests: 1, successes: 1, failures: 0, queueRefused: 0, queueWaitSumMs: 0 }],
+    ['waited 2.4 s, then served', { queuedMs: 2_400.4 }, { requests: 1, successes: 1, failures: 0, queueRefused: 0, queueWaitSumMs: 2_400, waitedIn: bucketOf(2_400) }],
+    ['waited 11.5 s, gave up: a failure, and its wait counts', { served: false, status: 429, queuedMs: 11_500 }, { requests: 1, successes: 0, failures: 1, queueRefused: 0, queueWaitSumMs: 11_500, waitedIn: bucketOf(11_500) }],
+    ['refused at once: a failure and a refusal, no wait', { served: false, status: 429, queueRefused: true }, { requests: 1, successes: 0, failures: 1, queueRefused: 1, queueWaitSumMs: 0 }],
+    ['client left after 3 s in the queue: its wait only, not a request of the provider', { served: false, status: 429, queuedMs: 3_000, clientGone: true }, { requests: 0, successes: 0, failures: 0, queueRefused: 0, queueWaitSumMs: 3_000, waitedIn: bucketOf(3_000) }],
+  ])('%s', (_n, over, want) => {
+    const c = recorded(summary(over));
+    const { waitedIn, ...counts } = want;
+    expect(c).toMatchObject(counts);
+    expect(c.queue.reduce((a, b) => a + b, 0)).toBe(waitedIn === undefined ? 0 : 1);
+    if (waitedIn !== undefined) expect(c.queue[waitedIn]).toBe(1);
+  });
+
+  test('queue counters and histogram add up across writers (addInto)', () => {
+    const a = recorded(summary({ queuedMs: 500 }), summary({ served: false, queueRefused: true }));
+    const b = recorded(summary({ queuedMs: 500 }), summary({ queuedMs: 9_000 }));
+    const sum = addInto(addInto(emptyCounters(), a), b);
+    expect(sum).toMatchObject({ queueRefused: 1, queueWaitSumMs: 10_000 });
+    expect(sum.queue[bucketOf(500)]).toBe(2);
+    expect(sum.queue[bucketOf(9_000)]).toBe(1);
+  });
+});
+
+describe('RequestTally: queue events into the summary', () => {
+  type Ev = { waitedMs: number; outcome: 'released' | 'queue_full' | 'wait_too_long' | 'gave_up' | 'disconnected' };
+  test.each<[string, Ev[], { queuedMs?: number; queueRefused?: boolean }]>([
+    ['never queued', [], {}],
+    ['released after 1.2 s', [{ waitedMs: 1_200, outcome: 'released' }], { queuedMs: 1_200 }],
+    ['released twice (found no key after all, waited again at the head)', [{ waitedMs: 1_200, outcome: 'released' }, { waitedMs: 300, outcome: 'released' }], { queuedMs: 1_500 }],
+    ['queue full on arrival: a refusal, no wait', [{ waitedMs: 0, outcome: 'queue_full' }], { queueRefused: true }],
+    ['no start possible within its wait: a refusal, no wait', [{ waitedMs: 0, outcome: 'wait_too_long' }], { queueRefused: true }],
+    ['gave up at its allowed wait', [{ waitedMs: 11_500, outcome: 'gave_up' }], { queuedMs: 11_500 }],
+    ['client left after 2 s', [{ waitedMs: 2_000, outcome: 'disconnected' }], { queuedMs: 2_000 }],
+  ])('%s', (_n, events, want) => {
+    const t = new RequestTally('openai-tts');
+    for (const e of events) t.queued(e);
+    const s = t.summary({ served: true, status: 200, latencyMs: 1, attempts: 1, at: AT });
+    expect(s.queuedMs).toBe(want.queuedMs);
+    expect(s.queueRefused).toBe(want.queueRefused);
   });
 });

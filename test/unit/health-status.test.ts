@@ -1,7 +1,7 @@
 import { LogThrottle } from '../../lambda/domain';
 import { bucketOf, emptyHistogram, LATENCY_ATTRS, percentile } from '../../lambda/health/histogram';
 import { Counters, emptyCounters, minuteOf } from '../../lambda/health/counters';
-import { statusOf } from '../../lambda/health/status';
+import { meanQueueLength, statusOf } from '../../lambda/health/status';
 import { windowStartMinute } from '../../lambda/health/store';
 import type { PoolCounts } from '../../lambda/keys/key-lease';
 import { providerById } from '../../lambda/providers/registry';
@@ -66,6 +66,9 @@ describe('statusOf (thresholds documented in the README)', () => {
     ['window only (no pool known)', window(50, 50), undefined, 'healthy', 'within objectives'],
     ['long streams, first bytes fast: the objective is on time to first byte', { ...window(20, 20, [[60_000, 20]]), ttfb: hist([[400, 20]]) }, keys(2, 2, 0, 0), 'healthy', 'within objectives'],
     ['first bytes slower than the objective', { ...window(20, 20, [[60_000, 20]]), ttfb: hist([[9_000, 20]]) }, keys(2, 2, 0, 0), 'degraded', 'p95 time to first byte above objective'],
+    ['first bytes late because requests waited for keys (queue p95 ≥ half the TTFB p95)', { ...window(20, 20, [[9_500, 20]]), ttfb: hist([[9_000, 20]]), queue: hist([[7_000, 12]]) }, keys(2, 2, 0, 0), 'degraded', 'p95 time to first byte above objective: waiting for keys'],
+    ['first bytes late, short queue waits: the provider is slow', { ...window(20, 20, [[9_500, 20]]), ttfb: hist([[9_000, 20]]), queue: hist([[400, 12]]) }, keys(2, 2, 0, 0), 'degraded', 'p95 time to first byte above objective'],
+    ['requests waited, first bytes within the objective', { ...window(20, 20, [[2_500, 20]]), ttfb: hist([[2_500, 20]]), queue: hist([[1_800, 20]]) }, keys(2, 2, 0, 0), 'healthy', 'within objectives'],
   ])('%s → %s', (_n, w, k, status, reason) => {
     expect(statusOf(OPENAI_TTS_OBJECTIVE_MS, w, k)).toMatchObject({ status, reason });
   });
@@ -75,6 +78,22 @@ describe('statusOf (thresholds documented in the README)', () => {
     const w = { ...window(20, 20, [[240_000, 20]]), ttfb: hist([[80, 19], [1_500, 1]]) };
     expect(statusOf(OPENAI_TTS_OBJECTIVE_MS, w, keys(1, 1, 0, 0))).toMatchObject({ p50Ms: 30_000, p95Ms: 30_000, ttfbP50Ms: 53, ttfbP95Ms: 100 }); // ranks 10 and 19 of 19 in (0, 100]
     expect(statusOf(OPENAI_TTS_OBJECTIVE_MS, window(0, 0, []), keys(1, 1, 0, 0))).toMatchObject({ ttfbP50Ms: null, ttfbP95Ms: null });
+  });
+
+  test('queue figures: how many waited (the histogram total), the p95 wait, refusals at once', () => {
+    const w = { ...window(30, 28), queue: hist([[80, 10], [4_500, 10]]), queueRefused: 2, queueWaitSumMs: 46_000 };
+    expect(statusOf(OPENAI_TTS_OBJECTIVE_MS, w, keys(1, 1, 0, 0))).toMatchObject({ queued: 20, queueP95Ms: 4_800, queueRefused: 2, queueWaitSumMs: 46_000 }); // rank 19 of 20: the 9th of 10 in (3000, 5000]
+    expect(statusOf(OPENAI_TTS_OBJECTIVE_MS, window(5, 5), keys(1, 1, 0, 0))).toMatchObject({ queued: 0, queueP95Ms: null, queueRefused: 0 });
+  });
+
+  test.each<[string, number, number, number]>([
+    ['no wait', 0, 240_000, 0],
+    ['one request waiting the whole span', 240_000, 240_000, 1],
+    ['10 s of waits over 4 minutes', 10_000, 240_000, 0.04],
+    ['three waiters on average', 900_000, 300_000, 3],
+    ['an empty span says nothing', 5_000, 0, 0],
+  ])('mean queue length (Little\'s law): %s', (_n, sumMs, spanMs, expected) => {
+    expect(meanQueueLength({ queueWaitSumMs: sumMs }, spanMs)).toBe(expected);
   });
 
   test('summary figures', () => {

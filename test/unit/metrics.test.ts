@@ -60,6 +60,25 @@ test('one EMF line per request with the documented metric names', () => {
   expect(third).not.toHaveProperty('TimeToFirstByte');
 });
 
+test('the admission queue: QueueRefused for a refusal at once; a client gone from the queue emits its wait only', () => {
+  const base: RequestSummary = {
+    provider: 'openai-image', served: false, status: 429, latencyMs: 3, attempts: 0, rateLimited: 0, rotations: 0,
+    keysDisabled: 0, allKeysExhausted: true, upstreamLatencyMs: [], at: Date.now(),
+  };
+  const lines = emfLines(({ createMetrics, MetricsTelemetry }) => {
+    const t = new MetricsTelemetry(createMetrics());
+    t.requestDone({ ...base, queueRefused: true });
+    t.requestDone({ ...base, queuedMs: 3_000.2, clientGone: true });
+  });
+  const [refused, gone] = lines.map((l) => JSON.parse(l) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Metrics: { Name: string; Unit: string }[] }[] } });
+  expect(lines).toHaveLength(2);
+  expect(refused).toMatchObject({ provider: 'openai-image', QueueRefused: 1, Requests: 1, Failures: 1 });
+  expect(refused._aws.CloudWatchMetrics[0].Metrics).toEqual(expect.arrayContaining([{ Name: 'QueueRefused', Unit: 'Count' }]));
+  expect(refused).not.toHaveProperty('QueueWait');
+  expect(gone._aws.CloudWatchMetrics[0].Metrics.map((m) => m.Name)).toEqual(['QueueWait']);
+  expect(gone).toMatchObject({ provider: 'openai-image', QueueWait: 3_000 });
+});
+
 test('a fallback: one EMF line with Fallbacks = 1 on the provider fallen back from, dimensions {service, provider}', () => {
   const lines = emfLines(({ createMetrics, MetricsTelemetry, TelemetryFanout }) => {
     new TelemetryFanout([new MetricsTelemetry(createMetrics())]).fellBack('openai-tts', Date.now());
