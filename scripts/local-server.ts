@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     'Audio streams as the provider produces it: watch the first bytes arrive at once with',
     `  curl -sS -N ${stack.url}/v1/audio/speech -H 'content-type: application/json' \\`,
     `    -d '{"model":"tts-1","input":"'"$(printf 'A long story. %.0s' {1..80})"'","voice":"alloy"}' -o story.mp3 -w 'first byte %{time_starttransfer}s, total %{time_total}s\\n'`,
-    'Send a few in a row to watch keys rotate in the log.',
+    'Send a dozen in a row to watch keys rest, then a request wait for capacity (x-nanobot-queued-ms).',
     `Provider health: curl ${stack.url}/v1/health   or   ${stack.dynamoEndpoint === DEFAULT_LOCAL_ENDPOINT ? '' : `DYNAMODB_ENDPOINT=${stack.dynamoEndpoint} `}npm run health -- -w`,
     'Ctrl-C stops.',
     '',

@@ -134,7 +134,7 @@ const envSchema = z.object({
   DEADLINE_MARGIN_MS: int(1_000, 0),
   MAX_ATTEMPTS: int(6, 1),
   MAX_KEY_WAIT_MS: int(1_000, 0),
-  MAX_QUEUE_WAIT_MS: int(11_500, 0),
+  MAX_QUEUE_WAIT_MS: int(20_000, 0),
   MAX_QUEUE_LENGTH: int(200, 0),
   BACKOFF_BASE_MS: int(200, 1),
   BACKOFF_CAP_MS: int(4_000, 1),

@@ -218,7 +218,7 @@ export const stormScenario: Scenario = {
     const body = JSON.stringify({ model: 'dall-e-3', prompt: 'a storm over the sea', size: '1024x1024' });
     const runs: StormRun[] = [];
 
-    // Ours: the deployed defaults (MAX_ATTEMPTS 6, admission queue: MAX_QUEUE_WAIT_MS 11500, deadline 26 s).
+    // Ours: the runtime's defaults (MAX_ATTEMPTS 6, admission queue: MAX_QUEUE_WAIT_MS 20000, deadline 26 s).
     {
       const dynamo = await startDynalite();
       const sb = await limitedSandbox(keys);
@@ -293,7 +293,7 @@ export const stormScenario: Scenario = {
           .join('; ')}. ` +
           'Ours queues a request that finds no key with room in its vendor\'s admission queue (README, *Admission queue*) and releases waiters when a key comes back — one probe first, then as many as its `x-ratelimit-remaining-requests` says — so no call is made that the budget cannot take. ' +
           `Ours refused requests sent at (s): ${f[0].refusedAt || 'none'}${f[0].refused502 ? `; of those, ${f[0].refused502} answered 502 \`upstream_error\` after spending all 6 attempts (MAX_ATTEMPTS) on 429s` : ''}.`,
-        `Our gateway: deployed defaults (MAX_ATTEMPTS 6, MAX_QUEUE_WAIT_MS 11500, MAX_QUEUE_LENGTH 200, REQUEST_DEADLINE_MS 26000, health recording on). Portkey config (keys elided): \`${JSON.stringify(portkeyStormConfig(['sk-A', 'sk-B', 'sk-C', 'sk-D'], '<sandbox>/openai/v1'))}\`.`,
+        `Our gateway: the runtime's defaults (MAX_ATTEMPTS 6, MAX_QUEUE_WAIT_MS 20000, MAX_QUEUE_LENGTH 200, REQUEST_DEADLINE_MS 26000 as locally; deployed it is 120 s, health recording on). Portkey config (keys elided): \`${JSON.stringify(portkeyStormConfig(['sk-A', 'sk-B', 'sk-C', 'sk-D'], '<sandbox>/openai/v1'))}\`.`,
       ].join('\n\n'),
     };
   },

@@ -58,7 +58,7 @@ test('x-nanobot-max-wait-ms: 0 asks for a fast 429 rather than a wait, with Retr
 
 test('a client that goes away while queued leaves the queue at once: no provider call, its wait in health, not a failure', async () => {
   const keys = h.keys('openai', 1);
-  // One call per 8 s: the second request waits (its allowed wait, 11.5 s, covers the key's return).
+  // One call per 8 s: the second request waits (its allowed wait, 20 s, covers the key's return).
   h.sandbox.configureKey('openai', keys[0], { rateLimit: { calls: 1, windowMs: 8_000 }, retryHint: 'seconds' });
   const stack = await h.stack({ openai: keys }, { TABLE_NAME: `admission-gone-${Date.now()}` });
   expect((await post(`${stack.url}/v1/audio/speech`, speechBody())).status).toBe(200);
