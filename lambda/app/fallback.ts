@@ -67,7 +67,8 @@ export class Fallbacks {
     return configured.filter((m) => asked.includes(m));
   }
 
-  async serve<R>(primary: Candidate<R>, chain: string[], deadline: number, map: (alt: string) => Candidate<R>, run: (c: Candidate<R>) => Promise<RotationResult<MediaStream>>): Promise<Served> {
+  /** `gone`: the client went away (its request left the queue) — nothing more is tried for it. */
+  async serve<R>(primary: Candidate<R>, chain: string[], deadline: number, map: (alt: string) => Candidate<R>, run: (c: Candidate<R>) => Promise<RotationResult<MediaStream>>, gone?: AbortSignal): Promise<Served> {
     let alts: Candidate<R>[] | undefined;
     const alternatives = () => (alts ??= this.mappable(primary, chain, map));
     let reason: string;
@@ -78,12 +79,12 @@ export class Fallbacks {
       reason = 'status_down';
     } else {
       r = await this.attempt(primary, run);
-      if (r.ok || chain.length === 0 || !TRIGGERS.has(r.failure.kind)) return { ...r, provider: primary.provider };
+      if (r.ok || chain.length === 0 || !TRIGGERS.has(r.failure.kind) || gone?.aborted) return { ...r, provider: primary.provider };
       reason = r.failure.kind;
       attempts = r.attempts;
     }
     for (const alt of alternatives()) {
-      if (this.deps.clock() >= deadline) break;
+      if (this.deps.clock() >= deadline || gone?.aborted) break;
       this.noteFallback(last, reason, alt);
       r = await this.attempt(alt, run);
       attempts += r.attempts;

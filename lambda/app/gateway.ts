@@ -145,7 +145,7 @@ export class Gateway {
       const target = speechProviderFor(alt) as SpeechProvider<ProviderId>; // every chain model was checked at start-up
       return { provider: target.id, model: alt, req: target.validate({ ...target.adopt(req, alt, { voices: fb.voices }), model: alt }) };
     };
-    return fb.serve({ provider: provider.id, model: req.model, req }, fb.chain(req.model, opts.fallback), deadline, map, run);
+    return fb.serve({ provider: provider.id, model: req.model, req }, fb.chain(req.model, opts.fallback), deadline, map, run, opts.signal);
   }
 
   /** Images, as speech: on the model's provider or a configured alternative. */
@@ -157,6 +157,6 @@ export class Gateway {
       const target = imageProviderFor(alt) as ImageProvider<ProviderId>;
       return { provider: target.id, model: alt, req: target.validate({ ...target.adopt(req, alt, { voices: fb.voices }), model: alt }) };
     };
-    return fb.serve({ provider: provider.id, model: req.model, req }, fb.chain(req.model, opts.fallback), deadline, map, run);
+    return fb.serve({ provider: provider.id, model: req.model, req }, fb.chain(req.model, opts.fallback), deadline, map, run, opts.signal);
   }
 }

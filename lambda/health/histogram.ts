@@ -1,8 +1,9 @@
 /**
  * A fixed-bucket latency histogram (three per bucket item: end-to-end latency, time to first
- * byte, and wait in the admission queue). Fixed bounds are what make it mergeable across writers: every container ADDs its counts
- * to the same DynamoDB attributes, and percentiles of the whole window come from the summed
- * counts. Precision is the bucket width (interpolated linearly inside it).
+ * byte, and wait in the admission queue). Fixed bounds are what make it mergeable across
+ * writers: every container ADDs its counts to the same DynamoDB attributes, and percentiles of
+ * the whole window come from the summed counts. Precision is the bucket width (interpolated
+ * linearly inside it).
  */
 export const LATENCY_BOUNDS_MS = [100, 250, 500, 1000, 2000, 3000, 5000, 8000, 12000, 20000, 30000] as const;
 

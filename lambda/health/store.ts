@@ -17,6 +17,11 @@ export function windowStartMinute(now: number): string {
   return minuteOf(now - (WINDOW_MINUTES - 1) * 60_000);
 }
 
+/** How much of the window ending at `now` has passed: from the start of its first minute (4 to 5 minutes). */
+export function windowElapsedMs(now: number): number {
+  return now - Date.parse(`${windowStartMinute(now)}:00Z`);
+}
+
 export interface StoreClientOptions {
   endpoint?: string;
   region?: string;
@@ -116,7 +121,7 @@ export class HealthStore {
         queued: s.queued,
         queueP95Ms: s.queueP95Ms ?? undefined,
         queueRefused: s.queueRefused,
-        queueMeanLength: meanQueueLength(s, now - Date.parse(`${windowStartMinute(now)}:00Z`)),
+        queueMeanLength: meanQueueLength(s, windowElapsedMs(now)),
         requests: s.requests,
         successes: s.successes,
         failures: s.failures,

@@ -7,7 +7,7 @@ import type { KeyHealth } from '../health/key-health';
 import type { ProbeView } from '../health/probe-view';
 import { percentile } from '../health/histogram';
 import { meanQueueLength, statusOf, WindowSummary } from '../health/status';
-import { HealthStore, windowStartMinute } from '../health/store';
+import { HealthStore, windowElapsedMs } from '../health/store';
 import { PROVIDERS, ProviderId, VENDORS, vendorOf } from '../providers/registry';
 import { json, Route } from './app';
 import { keyJson, probeItems, probeJson, wantsKeys } from './probe-detail';
@@ -90,7 +90,7 @@ function queueJson(s: WindowSummary, w: Counters, now: number, here: number) {
     waited: s.queued,
     wait_ms: { p50: percentile(w.queue, 0.5) ?? null, p95: s.queueP95Ms },
     refused_at_once: s.queueRefused,
-    mean_length: meanQueueLength(w, now - Date.parse(`${windowStartMinute(now)}:00Z`)),
+    mean_length: meanQueueLength(w, windowElapsedMs(now)),
     waiting_here: here,
   };
 }

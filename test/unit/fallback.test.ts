@@ -130,7 +130,7 @@ function harness(status: Record<string, HealthStatus> = {}, chains: Record<strin
   const log = { debug: () => undefined, info: (message: string, fields?: Record<string, unknown>) => logs.push({ message, fields }), warn: (message: string, fields?: Record<string, unknown>) => logs.push({ message, fields }), error: () => undefined };
   const fb = new Fallbacks({ chains, voices: {} }, { clock: () => now, log, status: (p) => status[p], fellBack: (p) => fellBack.push(p), retryDownMs: 20_000 });
   const calls: string[] = [];
-  const serve = (results: Record<string, R[]>, chain = fb.chain('tts-1'), unmappable: string[] = []) =>
+  const serve = (results: Record<string, R[]>, chain = fb.chain('tts-1'), unmappable: string[] = [], gone?: AbortSignal) =>
     fb.serve<{ model: string }>({ provider: 'openai-tts', model: 'tts-1', req: { model: 'tts-1' } }, chain, now + 10_000,
       (alt) => {
         if (unmappable.includes(alt)) throw new InvalidRequest(`cannot map to ${alt}`, 'x');
@@ -139,7 +139,8 @@ function harness(status: Record<string, HealthStatus> = {}, chains: Record<strin
       async (c) => {
         calls.push(c.model);
         return results[c.model].shift() ?? ok();
-      });
+      },
+      gone);
   return { fb, serve, calls, logs, fellBack, tick: (ms: number) => (now += ms) };
 }
 
@@ -158,6 +159,16 @@ describe('when to fall back', () => {
     const r = await h.serve({ 'tts-1': [fail(kind)] });
     expect(r).toMatchObject({ ok: false, provider: 'openai-tts' });
     expect(r.from).toBeUndefined();
+    expect(h.calls).toEqual(['tts-1']);
+    expect(h.fellBack).toEqual([]);
+  });
+
+  test('a client gone while the primary queued: no alternative is tried for it', async () => {
+    const h = harness();
+    const client = new AbortController();
+    client.abort();
+    const r = await h.serve({ 'tts-1': [fail('all_keys_cooling', 0)] }, undefined, [], client.signal);
+    expect(r).toMatchObject({ ok: false, provider: 'openai-tts' });
     expect(h.calls).toEqual(['tts-1']);
     expect(h.fellBack).toEqual([]);
   });

@@ -2,7 +2,7 @@ import { LogThrottle } from '../../lambda/domain';
 import { bucketOf, emptyHistogram, LATENCY_ATTRS, percentile } from '../../lambda/health/histogram';
 import { Counters, emptyCounters, minuteOf } from '../../lambda/health/counters';
 import { meanQueueLength, statusOf } from '../../lambda/health/status';
-import { windowStartMinute } from '../../lambda/health/store';
+import { windowElapsedMs, windowStartMinute } from '../../lambda/health/store';
 import type { PoolCounts } from '../../lambda/keys/key-lease';
 import { providerById } from '../../lambda/providers/registry';
 
@@ -107,6 +107,8 @@ describe('minute buckets', () => {
     expect(minuteOf(t)).toBe('2026-11-26T05:31');
     expect(windowStartMinute(t)).toBe('2026-11-26T05:27');
     expect(windowStartMinute(Date.parse('2026-11-26T00:02:00Z'))).toBe('2026-11-25T23:58');
+    expect(windowElapsedMs(t)).toBe(4 * 60_000 + 59_999);
+    expect(windowElapsedMs(Date.parse('2026-11-26T00:02:00Z'))).toBe(4 * 60_000);
   });
 });
 
