@@ -160,22 +160,28 @@ export function concatSources(parts: ByteSource[]): ByteSource {
   };
 }
 
-/** `unit` repeated back to back, cut at exactly `length` bytes. */
-export function repeatSource(unit: Buffer, length: number): ByteSource {
+/** `length` bytes made of equal blocks laid end to end: block `i` is `blockAt(i)` (`blockLength` bytes). */
+function tiledSource(length: number, blockLength: number, blockAt: (i: number) => Buffer): ByteSource {
   return {
     length,
     read(offset, size) {
       const end = Math.min(length, offset + size);
       const out: Buffer[] = [];
       for (let at = offset; at < end; ) {
-        const inUnit = at % unit.length;
-        const take = Math.min(unit.length - inUnit, end - at);
-        out.push(unit.subarray(inUnit, inUnit + take));
+        const i = Math.floor(at / blockLength);
+        const inBlock = at - i * blockLength;
+        const take = Math.min(blockLength - inBlock, end - at);
+        out.push(blockAt(i).subarray(inBlock, inBlock + take));
         at += take;
       }
       return Buffer.concat(out);
     },
   };
+}
+
+/** `unit` repeated back to back, cut at exactly `length` bytes. */
+export function repeatSource(unit: Buffer, length: number): ByteSource {
+  return tiledSource(length, unit.length, () => unit);
 }
 
 const SCALE = [261.63, 293.66, 329.63, 392.0, 440.0, 523.25, 587.33, 659.25];
@@ -193,25 +199,10 @@ function noteBlock(sampleRate: number, freq: number): Buffer {
 
 /** 16-bit mono PCM of `length` bytes: one-second notes, the sequence chosen by `seed`. */
 export function pcmSource(sampleRate: number, length: number, seed: string): ByteSource {
-  const block = sampleRate * 2;
   let h = 2166136261;
   for (const ch of seed) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
   const noteOf = (i: number): number => SCALE[(Math.imul(h ^ (i + 1), 2654435761) >>> 0) % SCALE.length] ?? 440;
-  return {
-    length,
-    read(offset, size) {
-      const end = Math.min(length, offset + size);
-      const out: Buffer[] = [];
-      for (let at = offset; at < end; ) {
-        const i = Math.floor(at / block);
-        const inBlock = at - i * block;
-        const take = Math.min(block - inBlock, end - at);
-        out.push(noteBlock(sampleRate, noteOf(i)).subarray(inBlock, inBlock + take));
-        at += take;
-      }
-      return Buffer.concat(out);
-    },
-  };
+  return tiledSource(length, sampleRate * 2, (i) => noteBlock(sampleRate, noteOf(i)));
 }
 
 /** G.711 of a PCM source: one output byte per input sample. */
