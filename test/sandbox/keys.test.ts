@@ -3,43 +3,25 @@
  * restricted (missing scopes, models/apps), runtime revocation, and echo canaries in error answers.
  * Real HTTP on loopback with global fetch; a fake clock for windows and jobs.
  */
-import { klingJwt, splitKlingEntry, startSandbox, type Sandbox } from '../../scripts/sandbox';
+import { splitKlingEntry } from '../../scripts/sandbox';
+import { sandboxFixture } from './fixture';
 
-let now = Date.UTC(2026, 0, 15, 12, 0, 0);
-const advance = (ms: number): void => {
-  now += ms;
-};
-let sb: Sandbox;
-beforeAll(async () => {
-  sb = await startSandbox({ jobDurationMs: 1000, now: () => now, timing: 'fast' });
-});
-afterAll(async () => {
-  await sb.close();
-});
-beforeEach(() => sb.reset());
-
-const oaKey = (i = 0): string => sb.defaultKeys.openai[i] ?? '';
-const elKey = (i = 0): string => sb.defaultKeys.elevenlabs[i] ?? '';
-const falKey = (i = 0): string => sb.defaultKeys.fal[i] ?? '';
-const klEntry = (i = 0): string => sb.defaultKeys.kling[i] ?? '';
-const jwt = (entry = klEntry()): string => {
-  const { access, secret } = splitKlingEntry(entry);
-  return klingJwt(access, secret, now);
-};
+const fx = sandboxFixture({ jobDurationMs: 1000 });
+const { advance, oaKey, elKey, falKey, klEntry, jwt } = fx;
 const VOICE = '21m00Tcm4TlvDq8ikWAM';
 
 function post(url: string, headers: Record<string, string>, body: unknown): Promise<Response> {
   return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 }
 const speech = (key: string, body: Record<string, unknown> = {}): Promise<Response> =>
-  post(`${sb.urls.openai}/audio/speech`, { authorization: `Bearer ${key}` }, { model: 'tts-1', input: 'hello', voice: 'alloy', ...body });
+  post(`${fx.sb.urls.openai}/audio/speech`, { authorization: `Bearer ${key}` }, { model: 'tts-1', input: 'hello', voice: 'alloy', ...body });
 const images = (key: string, body: Record<string, unknown> = {}): Promise<Response> =>
-  post(`${sb.urls.openai}/images/generations`, { authorization: `Bearer ${key}` }, { prompt: 'a fox', ...body });
+  post(`${fx.sb.urls.openai}/images/generations`, { authorization: `Bearer ${key}` }, { prompt: 'a fox', ...body });
 const tts = (key: string, body: Record<string, unknown> = { text: 'hello' }): Promise<Response> =>
-  post(`${sb.urls.elevenlabs}/v1/text-to-speech/${VOICE}`, { 'xi-api-key': key }, body);
-const flux = (key: string, app = 'fal-ai/flux/dev'): Promise<Response> => post(`${sb.urls.fal}/${app}`, { authorization: `Key ${key}` }, { prompt: 'a lighthouse' });
+  post(`${fx.sb.urls.elevenlabs}/v1/text-to-speech/${VOICE}`, { 'xi-api-key': key }, body);
+const flux = (key: string, app = 'fal-ai/flux/dev'): Promise<Response> => post(`${fx.sb.urls.fal}/${app}`, { authorization: `Key ${key}` }, { prompt: 'a lighthouse' });
 const klingCreate = (token: string, body: Record<string, unknown> = { prompt: 'a cat' }): Promise<Response> =>
-  post(`${sb.urls.kling}/v1/videos/text2video`, { authorization: `Bearer ${token}` }, body);
+  post(`${fx.sb.urls.kling}/v1/videos/text2video`, { authorization: `Bearer ${token}` }, body);
 const j = async <T>(r: Response): Promise<T> => (await r.json()) as T;
 
 interface OpenAIErr {
@@ -53,8 +35,8 @@ describe('ElevenLabs concurrency', () => {
   it('a key with concurrency 2: a third request in flight gets 429 too_many_concurrent_requests with both headers', async () => {
     const key = elKey();
     // Three calls a minute: the two held, and the one after them, fit only if the refused one used no budget.
-    sb.configureKey('elevenlabs', key, { concurrency: 2, rateLimit: { calls: 3, windowMs: 60_000 } });
-    sb.injectFaults('elevenlabs', [{ kind: 'slow_headers', delayMs: 400, key, times: 2 }]);
+    fx.sb.configureKey('elevenlabs', key, { concurrency: 2, rateLimit: { calls: 3, windowMs: 60_000 } });
+    fx.sb.injectFaults('elevenlabs', [{ kind: 'slow_headers', delayMs: 400, key, times: 2 }]);
     const first = [tts(key), tts(key)];
     await new Promise((res) => setTimeout(res, 100)); // both are in flight, waiting on their headers
     const third = await tts(key);
@@ -73,27 +55,27 @@ describe('ElevenLabs concurrency', () => {
     await Promise.all(done.map((r) => r.arrayBuffer()));
     const after = await tts(key);
     expect([after.status, after.headers.get('current-concurrent-requests')]).toEqual([200, '1']);
-    expect(sb.calls({ vendor: 'elevenlabs', key })).toBe(4); // the refused call is logged
+    expect(fx.sb.calls({ vendor: 'elevenlabs', key })).toBe(4); // the refused call is logged
   });
 
   it('fal sync answers its 429 over a key concurrency; the queue never does', async () => {
     const key = falKey();
-    sb.configureKey('fal', key, { concurrency: 1, rateLimit: { calls: 100, windowMs: 1000 } });
-    sb.injectFaults('fal', [{ kind: 'slow_headers', delayMs: 300, key }]);
+    fx.sb.configureKey('fal', key, { concurrency: 1, rateLimit: { calls: 100, windowMs: 1000 } });
+    fx.sb.injectFaults('fal', [{ kind: 'slow_headers', delayMs: 300, key }]);
     const held = flux(key);
     await new Promise((res) => setTimeout(res, 80));
     const r = await flux(key);
     expect(r.status).toBe(429);
     expect((await j<{ detail: string }>(r)).detail).toMatch(/limited to 1 concurrent/);
-    expect((await post(`${sb.urls.falQueue}/fal-ai/flux/dev`, { authorization: `Key ${key}` }, { prompt: 'x' })).status).toBe(200);
+    expect((await post(`${fx.sb.urls.falQueue}/fal-ai/flux/dev`, { authorization: `Key ${key}` }, { prompt: 'x' })).status).toBe(200);
     expect((await held).status).toBe(200);
   });
 });
 
 describe('keys that are valid but restricted', () => {
   it('OpenAI: a missing scope is refused per capability, with the body OpenAI sends (401 by default, 403 on request)', async () => {
-    sb.configureKey('openai', oaKey(0), { restrict: { missingScopes: ['api.model.audio.request'] } });
-    sb.configureKey('openai', oaKey(1), { restrict: { missingScopes: ['api.model.images.request'], scopeStatus: 403 } });
+    fx.sb.configureKey('openai', oaKey(0), { restrict: { missingScopes: ['api.model.audio.request'] } });
+    fx.sb.configureKey('openai', oaKey(1), { restrict: { missingScopes: ['api.model.images.request'], scopeStatus: 403 } });
     const r = await speech(oaKey(0));
     const e = await j<OpenAIErr>(r);
     expect(r.status).toBe(401);
@@ -111,7 +93,7 @@ describe('keys that are valid but restricted', () => {
   });
 
   it("OpenAI: a model the key's project lacks is 403 model_not_found naming the project (404 on request), and is not listed", async () => {
-    sb.configureKey('openai', oaKey(0), { restrict: { deniedModels: ['gpt-image-1'] } });
+    fx.sb.configureKey('openai', oaKey(0), { restrict: { deniedModels: ['gpt-image-1'] } });
     const r = await images(oaKey(0), { model: 'gpt-image-1' });
     const e = await j<OpenAIErr>(r);
     expect(r.status).toBe(403);
@@ -119,29 +101,29 @@ describe('keys that are valid but restricted', () => {
     expect(e.error.message).toMatch(/^Project `proj_[A-Za-z0-9]{24}` does not have access to model `gpt-image-1`$/);
     expect(e.error.message).not.toContain(oaKey(0));
     expect((await images(oaKey(0), { model: 'dall-e-2' })).status).toBe(200);
-    const list = await j<{ data: { id: string }[] }>(await fetch(`${sb.urls.openai}/models`, { headers: { authorization: `Bearer ${oaKey(0)}` } }));
+    const list = await j<{ data: { id: string }[] }>(await fetch(`${fx.sb.urls.openai}/models`, { headers: { authorization: `Bearer ${oaKey(0)}` } }));
     expect(list.data.map((m) => m.id)).not.toContain('gpt-image-1');
     expect(list.data.map((m) => m.id)).toContain('tts-1');
-    sb.configureKey('openai', oaKey(1), { restrict: { deniedModels: ['tts-1-hd'], deniedModelStatus: 404 } });
+    fx.sb.configureKey('openai', oaKey(1), { restrict: { deniedModels: ['tts-1-hd'], deniedModelStatus: 404 } });
     const nf = await speech(oaKey(1), { model: 'tts-1-hd' });
     expect([nf.status, (await j<OpenAIErr>(nf)).error]).toEqual([404, { message: 'The model `tts-1-hd` does not exist or you do not have access to it.', type: 'invalid_request_error', param: null, code: 'model_not_found' }]);
   });
 
   it('ElevenLabs: a key without text_to_speech gets missing_permissions (401 as ElevenLabs sends it), the subscription probe still works', async () => {
-    sb.configureKey('elevenlabs', elKey(0), { restrict: { missingScopes: ['text_to_speech'] } });
+    fx.sb.configureKey('elevenlabs', elKey(0), { restrict: { missingScopes: ['text_to_speech'] } });
     const r = await tts(elKey(0));
     expect(r.status).toBe(401);
     expect(await j<ElevenDetail>(r)).toEqual({ detail: { status: 'missing_permissions', message: 'The API key you used is missing the permission text_to_speech to execute this operation.' } });
-    expect((await fetch(`${sb.urls.elevenlabs}/v1/user/subscription`, { headers: { 'xi-api-key': elKey(0) } })).status).toBe(200);
-    sb.configureKey('elevenlabs', elKey(1), { restrict: { missingScopes: ['user_read'], scopeStatus: 403 } });
-    const sub = await fetch(`${sb.urls.elevenlabs}/v1/user/subscription`, { headers: { 'xi-api-key': elKey(1) } });
+    expect((await fetch(`${fx.sb.urls.elevenlabs}/v1/user/subscription`, { headers: { 'xi-api-key': elKey(0) } })).status).toBe(200);
+    fx.sb.configureKey('elevenlabs', elKey(1), { restrict: { missingScopes: ['user_read'], scopeStatus: 403 } });
+    const sub = await fetch(`${fx.sb.urls.elevenlabs}/v1/user/subscription`, { headers: { 'xi-api-key': elKey(1) } });
     expect([sub.status, (await j<ElevenDetail>(sub)).detail.status]).toEqual([403, 'missing_permissions']);
     expect((await tts(elKey(1))).status).toBe(200);
   });
 
   it('fal: an app the key may not use is a 403 that is not an account lock (sync and queue); other apps work', async () => {
-    sb.configureKey('fal', falKey(0), { restrict: { deniedModels: ['fal-ai/flux/dev'] } });
-    for (const r of [await flux(falKey(0)), await post(`${sb.urls.falQueue}/fal-ai/flux/dev`, { authorization: `Key ${falKey(0)}` }, { prompt: 'x' })]) {
+    fx.sb.configureKey('fal', falKey(0), { restrict: { deniedModels: ['fal-ai/flux/dev'] } });
+    for (const r of [await flux(falKey(0)), await post(`${fx.sb.urls.falQueue}/fal-ai/flux/dev`, { authorization: `Key ${falKey(0)}` }, { prompt: 'x' })]) {
       expect(r.status).toBe(403);
       const d = (await j<{ detail: string }>(r)).detail;
       expect(d).toContain('fal-ai/flux/dev');
@@ -151,7 +133,7 @@ describe('keys that are valid but restricted', () => {
   });
 
   it('Kling: a model the account may not use is 403 / 1103', async () => {
-    sb.configureKey('kling', klEntry(0), { restrict: { deniedModels: ['kling-v2-master'] } });
+    fx.sb.configureKey('kling', klEntry(0), { restrict: { deniedModels: ['kling-v2-master'] } });
     const r = await klingCreate(jwt(), { model_name: 'kling-v2-master', prompt: 'x' });
     expect([r.status, (await j<{ code: number }>(r)).code]).toEqual([403, 1103]);
     expect((await klingCreate(jwt(), { model_name: 'kling-v1', prompt: 'x' })).status).toBe(200);
@@ -160,24 +142,24 @@ describe('keys that are valid but restricted', () => {
 
 describe('revocation at run time', () => {
   it('revokeKey answers the invalid-key 401 on every route until restoreKey; the rule is kept', async () => {
-    sb.configureKey('openai', oaKey(), { rateLimit: { calls: 2, windowMs: 60_000 } });
+    fx.sb.configureKey('openai', oaKey(), { rateLimit: { calls: 2, windowMs: 60_000 } });
     expect((await speech(oaKey())).status).toBe(200);
-    sb.revokeKey('openai', oaKey());
+    fx.sb.revokeKey('openai', oaKey());
     const r = await speech(oaKey());
     expect([r.status, (await j<OpenAIErr>(r)).error.code]).toEqual([401, 'invalid_api_key']);
-    expect((await fetch(`${sb.urls.openai}/models`, { headers: { authorization: `Bearer ${oaKey()}` } })).status).toBe(401);
-    sb.restoreKey('openai', oaKey());
+    expect((await fetch(`${fx.sb.urls.openai}/models`, { headers: { authorization: `Bearer ${oaKey()}` } })).status).toBe(401);
+    fx.sb.restoreKey('openai', oaKey());
     const back = await speech(oaKey());
     expect([back.status, back.headers.get('x-ratelimit-limit-requests')]).toEqual([200, '2']);
     // Kling by ACCESS:SECRET, ElevenLabs, fal alike.
-    sb.revokeKey('kling', klEntry());
-    const k = await fetch(`${sb.urls.kling}/v1/videos/text2video?pageNum=1`, { headers: { authorization: `Bearer ${jwt()}` } });
+    fx.sb.revokeKey('kling', klEntry());
+    const k = await fetch(`${fx.sb.urls.kling}/v1/videos/text2video?pageNum=1`, { headers: { authorization: `Bearer ${jwt()}` } });
     expect([k.status, (await j<{ code: number }>(k)).code]).toEqual([401, 1000]);
-    sb.revokeKey('elevenlabs', elKey());
+    fx.sb.revokeKey('elevenlabs', elKey());
     expect([(await tts(elKey())).status]).toEqual([401]);
-    sb.revokeKey('fal', falKey());
+    fx.sb.revokeKey('fal', falKey());
     expect((await flux(falKey())).status).toBe(401);
-    sb.reset();
+    fx.sb.reset();
     expect((await flux(falKey())).status).toBe(200);
   });
 });
@@ -186,7 +168,7 @@ describe('echo canaries', () => {
   const canary = (key: string): string => `canary<${key}>`;
 
   it('OpenAI puts the text in error.message/type/param/code and x-request-id', async () => {
-    sb.injectFaults('openai', [{ kind: 'echo', text: 'canary<{key}>', status: 400 }]);
+    fx.sb.injectFaults('openai', [{ kind: 'echo', text: 'canary<{key}>', status: 400 }]);
     const r = await speech(oaKey());
     const t = canary(oaKey());
     expect(r.status).toBe(400);
@@ -195,7 +177,7 @@ describe('echo canaries', () => {
   });
 
   it('ElevenLabs: detail.status/code/message (and type, request_id) and request-id; fragments by placeholder', async () => {
-    sb.injectFaults('elevenlabs', [{ kind: 'echo', text: '{key_head}|{key_tail}' }]);
+    fx.sb.injectFaults('elevenlabs', [{ kind: 'echo', text: '{key_head}|{key_tail}' }]);
     const r = await tts(elKey());
     const t = `${elKey().slice(0, 8)}|${elKey().slice(-4)}`;
     expect(r.status).toBe(500);
@@ -205,28 +187,28 @@ describe('echo canaries', () => {
 
   it('fal: detail, error_type and x-fal-error-type (sync, queue and platform API); {secret} is the part after ":"', async () => {
     const key = falKey();
-    sb.injectFaults('fal', [{ kind: 'echo', text: '{key}' }, { kind: 'echo', text: '{secret}', status: 503 }, { kind: 'echo', status: 429 }]);
+    fx.sb.injectFaults('fal', [{ kind: 'echo', text: '{key}' }, { kind: 'echo', text: '{secret}', status: 503 }, { kind: 'echo', status: 429 }]);
     const r = await flux(key);
     expect([r.status, r.headers.get('x-fal-error-type')]).toEqual([500, key]);
     expect(await j<unknown>(r)).toEqual({ detail: key, error_type: key });
-    const q = await post(`${sb.urls.falQueue}/fal-ai/flux/dev`, { authorization: `Key ${key}` }, { prompt: 'x' });
+    const q = await post(`${fx.sb.urls.falQueue}/fal-ai/flux/dev`, { authorization: `Key ${key}` }, { prompt: 'x' });
     expect([q.status, await j<unknown>(q)]).toEqual([503, { detail: key.split(':')[1], error_type: key.split(':')[1] }]);
-    const p = await fetch(`${sb.urls.falPlatform}/account/billing?expand=credits`, { headers: { authorization: `Key ${key}` } });
+    const p = await fetch(`${fx.sb.urls.falPlatform}/account/billing?expand=credits`, { headers: { authorization: `Key ${key}` } });
     expect([p.status, p.headers.get('x-fal-error-type'), await j<unknown>(p)]).toEqual([429, key, { error: { type: key, message: key }, detail: key, error_type: key }]);
   });
 
   it('Kling: code/message/request_id on an error, task_status_msg of a failed task on a poll; {key} is ACCESS:SECRET', async () => {
     const { access, secret } = splitKlingEntry(klEntry());
     const task = await j<{ data: { task_id: string } }>(await klingCreate(jwt()));
-    sb.injectFaults('kling', [{ kind: 'echo', text: 'x{key}x', status: 400 }, { kind: 'echo', text: '{secret}/{token}' }]);
+    fx.sb.injectFaults('kling', [{ kind: 'echo', text: 'x{key}x', status: 400 }, { kind: 'echo', text: '{secret}/{token}' }]);
     const e = await klingCreate(jwt());
     expect([e.status, e.headers.get('x-request-id'), await j<unknown>(e)]).toEqual([400, `x${access}:${secret}x`, { code: `x${access}:${secret}x`, message: `x${access}:${secret}x`, request_id: `x${access}:${secret}x` }]);
     const token = jwt();
-    const poll = await fetch(`${sb.urls.kling}/v1/videos/text2video/${task.data.task_id}`, { headers: { authorization: `Bearer ${token}` } });
+    const poll = await fetch(`${fx.sb.urls.kling}/v1/videos/text2video/${task.data.task_id}`, { headers: { authorization: `Bearer ${token}` } });
     const body = await j<{ code: number; data: { task_status: string; task_status_msg: string } }>(poll);
     expect([poll.status, body.code, body.data.task_status, body.data.task_status_msg]).toEqual([200, 0, 'failed', `${secret}/${token}`]);
     advance(5000); // the task stays failed with that message
-    const again = await j<{ data: { task_status: string; task_status_msg: string } }>(await fetch(`${sb.urls.kling}/v1/videos/text2video/${task.data.task_id}`, { headers: { authorization: `Bearer ${jwt()}` } }));
+    const again = await j<{ data: { task_status: string; task_status_msg: string } }>(await fetch(`${fx.sb.urls.kling}/v1/videos/text2video/${task.data.task_id}`, { headers: { authorization: `Bearer ${jwt()}` } }));
     expect(again.data).toMatchObject({ task_status: 'failed', task_status_msg: `${secret}/${token}` });
   });
 });

@@ -3,38 +3,19 @@
  * per key with the same key rules (revoked 401, quota shown in the body, faults, vendor rate limits).
  * Real HTTP on loopback with global fetch; a fake clock for windows.
  */
-import { klingJwt, splitKlingEntry, startSandbox, type Sandbox } from '../../scripts/sandbox';
+import { sandboxFixture } from './fixture';
 
-let now = Date.UTC(2026, 0, 15, 12, 0, 0);
-const advance = (ms: number): void => {
-  now += ms;
-};
-let sb: Sandbox;
-beforeAll(async () => {
-  sb = await startSandbox({ now: () => now, timing: 'fast' });
-});
-afterAll(async () => {
-  await sb.close();
-});
-beforeEach(() => sb.reset());
-
-const oaKey = (i = 0): string => sb.defaultKeys.openai[i] ?? '';
-const elKey = (i = 0): string => sb.defaultKeys.elevenlabs[i] ?? '';
-const falKey = (i = 0): string => sb.defaultKeys.fal[i] ?? '';
-const klEntry = (i = 0): string => sb.defaultKeys.kling[i] ?? '';
-const jwt = (entry = klEntry()): string => {
-  const { access, secret } = splitKlingEntry(entry);
-  return klingJwt(access, secret, now);
-};
+const fx = sandboxFixture();
+const { advance, oaKey, elKey, falKey, klEntry, jwt } = fx;
 const j = async <T>(r: Response): Promise<T> => (await r.json()) as T;
 
-const models = (key: string): Promise<Response> => fetch(`${sb.urls.openai}/models`, { headers: { authorization: `Bearer ${key}` } });
-const subscription = (key: string): Promise<Response> => fetch(`${sb.urls.elevenlabs}/v1/user/subscription`, { headers: { 'xi-api-key': key } });
-const billing = (key: string, query = '?expand=credits'): Promise<Response> => fetch(`${sb.urls.falPlatform}/account/billing${query}`, { headers: { authorization: `Key ${key}` } });
-const costs = (token: string, query = `?start_time=${now - 86_400_000}&end_time=${now}`): Promise<Response> =>
-  fetch(`${sb.urls.kling}/account/costs${query}`, { headers: { authorization: `Bearer ${token}` } });
+const models = (key: string): Promise<Response> => fetch(`${fx.sb.urls.openai}/models`, { headers: { authorization: `Bearer ${key}` } });
+const subscription = (key: string): Promise<Response> => fetch(`${fx.sb.urls.elevenlabs}/v1/user/subscription`, { headers: { 'xi-api-key': key } });
+const billing = (key: string, query = '?expand=credits'): Promise<Response> => fetch(`${fx.sb.urls.falPlatform}/account/billing${query}`, { headers: { authorization: `Key ${key}` } });
+const costs = (token: string, query = `?start_time=${fx.now() - 86_400_000}&end_time=${fx.now()}`): Promise<Response> =>
+  fetch(`${fx.sb.urls.kling}/account/costs${query}`, { headers: { authorization: `Bearer ${token}` } });
 const tts = (key: string, text: string): Promise<Response> =>
-  fetch(`${sb.urls.elevenlabs}/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM`, { method: 'POST', headers: { 'xi-api-key': key, 'content-type': 'application/json' }, body: JSON.stringify({ text }) });
+  fetch(`${fx.sb.urls.elevenlabs}/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM`, { method: 'POST', headers: { 'xi-api-key': key, 'content-type': 'application/json' }, body: JSON.stringify({ text }) });
 
 interface ModelList {
   object: string;
@@ -61,12 +42,12 @@ describe('OpenAI GET /v1/models', () => {
     expect(list.object).toBe('list');
     expect(list.data.map((m) => m.id)).toEqual(expect.arrayContaining(['tts-1', 'gpt-4o-mini-tts', 'dall-e-3', 'gpt-image-1']));
     for (const m of list.data) expect(m).toEqual({ id: m.id, object: 'model', created: expect.any(Number) as number, owned_by: 'system' });
-    sb.configureKey('openai', oaKey(1), { state: 'quota' });
+    fx.sb.configureKey('openai', oaKey(1), { state: 'quota' });
     expect((await models(oaKey(1))).status).toBe(200);
-    sb.configureKey('openai', oaKey(2), { state: 'invalid' });
+    fx.sb.configureKey('openai', oaKey(2), { state: 'invalid' });
     expect((await models(oaKey(2))).status).toBe(401);
-    sb.injectFaults('openai', [{ kind: 'status', status: 503, pathIncludes: '/v1/models' }]);
-    const speech = await fetch(`${sb.urls.openai}/audio/speech`, {
+    fx.sb.injectFaults('openai', [{ kind: 'status', status: 503, pathIncludes: '/v1/models' }]);
+    const speech = await fetch(`${fx.sb.urls.openai}/audio/speech`, {
       method: 'POST',
       headers: { authorization: `Bearer ${oaKey()}`, 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'tts-1', input: 'hi', voice: 'alloy' }),
@@ -74,7 +55,7 @@ describe('OpenAI GET /v1/models', () => {
     expect(speech.status).toBe(200); // the fault waits for a models call
     const down = await models(oaKey());
     expect([down.status, (await j<{ error: { type: string } }>(down)).error.type]).toEqual([503, 'server_error']);
-    sb.configureKey('openai', oaKey(), { restrict: { missingScopes: ['api.model.read'] } });
+    fx.sb.configureKey('openai', oaKey(), { restrict: { missingScopes: ['api.model.read'] } });
     const scoped = await models(oaKey());
     expect([scoped.status, (await j<{ error: { message: string } }>(scoped)).error.message]).toEqual([401, expect.stringContaining('Missing scopes: api.model.read.')]);
   });
@@ -90,18 +71,18 @@ describe('ElevenLabs GET /v1/user/subscription', () => {
     await (await tts(elKey(1), 'other key')).arrayBuffer();
     expect((await j<Subscription>(await subscription(elKey()))).character_count).toBe(311);
     expect((await j<Subscription>(await subscription(elKey(1)))).character_count).toBe(9);
-    sb.configureKey('elevenlabs', elKey(2), { state: 'quota' });
+    fx.sb.configureKey('elevenlabs', elKey(2), { state: 'quota' });
     const q = await subscription(elKey(2));
     expect([q.status, (await j<Subscription>(q)).character_count]).toEqual([200, 100_000]);
-    sb.revokeKey('elevenlabs', elKey(1));
+    fx.sb.revokeKey('elevenlabs', elKey(1));
     const r = await subscription(elKey(1));
     expect([r.status, (await j<{ detail: { status: string } }>(r)).detail.status]).toEqual([401, 'invalid_api_key']);
-    sb.injectFaults('elevenlabs', [{ kind: 'status', status: 500 }]);
+    fx.sb.injectFaults('elevenlabs', [{ kind: 'status', status: 500 }]);
     expect((await subscription(elKey())).status).toBe(500);
   });
 
   it('a configured character_limit is enforced: 401 quota_exceeded once the key would pass it', async () => {
-    sb.configureKey('elevenlabs', elKey(), { account: { characterLimit: 100, tier: 'free' }, rateLimit: { calls: 100, windowMs: 1000 } });
+    fx.sb.configureKey('elevenlabs', elKey(), { account: { characterLimit: 100, tier: 'free' }, rateLimit: { calls: 100, windowMs: 1000 } });
     expect((await tts(elKey(), 'x'.repeat(60))).status).toBe(200);
     const over = await tts(elKey(), 'y'.repeat(50));
     expect(over.status).toBe(401);
@@ -115,7 +96,7 @@ describe('ElevenLabs GET /v1/user/subscription', () => {
 
 describe('fal platform GET /v1/account/billing', () => {
   it('credits with expand=credits; its own 401 and 403 bodies; a locked key shows 0; faults injectable', async () => {
-    expect(sb.urls.falPlatform).toBe(`http://127.0.0.1:${sb.port}/fal-api/v1`);
+    expect(fx.sb.urls.falPlatform).toBe(`http://127.0.0.1:${fx.sb.port}/fal-api/v1`);
     const b = await billing(falKey());
     expect(b.status).toBe(200);
     const account = await j<{ username: string }>(b);
@@ -123,19 +104,19 @@ describe('fal platform GET /v1/account/billing', () => {
     expect(await j<unknown>(await billing(falKey(), ''))).toEqual({ username: account.username });
     const bad = await billing('nope');
     expect([bad.status, await j<unknown>(bad)]).toEqual([401, { error: { type: 'authorization_error', message: 'Invalid API key or malformed Authorization header' } }]);
-    sb.configureKey('fal', falKey(1), { restrict: { missingScopes: ['billing:usage:read'] } });
+    fx.sb.configureKey('fal', falKey(1), { restrict: { missingScopes: ['billing:usage:read'] } });
     const scoped = await billing(falKey(1));
     expect(scoped.status).toBe(403);
     expect((await j<{ error: { type: string; message: string } }>(scoped)).error).toMatchObject({ type: 'authorization_error', message: expect.stringContaining('billing:usage:read') as string });
-    const inference = await fetch(`${sb.urls.fal}/fal-ai/flux/schnell`, { method: 'POST', headers: { authorization: `Key ${falKey(1)}` }, body: JSON.stringify({ prompt: 'x' }) });
+    const inference = await fetch(`${fx.sb.urls.fal}/fal-ai/flux/schnell`, { method: 'POST', headers: { authorization: `Key ${falKey(1)}` }, body: JSON.stringify({ prompt: 'x' }) });
     expect(inference.status).toBe(200); // the same key still runs models
-    sb.configureKey('fal', falKey(2), { state: 'quota', account: { creditBalance: 3 } });
+    fx.sb.configureKey('fal', falKey(2), { state: 'quota', account: { creditBalance: 3 } });
     expect(await j<unknown>(await billing(falKey(2)))).toMatchObject({ credits: { current_balance: 0 } });
-    sb.configureKey('fal', falKey(2), { account: { creditBalance: 3 } });
+    fx.sb.configureKey('fal', falKey(2), { account: { creditBalance: 3 } });
     expect(await j<unknown>(await billing(falKey(2)))).toMatchObject({ credits: { current_balance: 3 } });
-    sb.injectFaults('fal', [{ kind: 'status', status: 502, pathIncludes: '/account/' }]);
+    fx.sb.injectFaults('fal', [{ kind: 'status', status: 502, pathIncludes: '/account/' }]);
     expect((await billing(falKey())).status).toBe(502);
-    expect(sb.log().at(-1)).toMatchObject({ vendor: 'fal', base: '/fal-api', path: '/v1/account/billing' });
+    expect(fx.sb.log().at(-1)).toMatchObject({ vendor: 'fal', base: '/fal-api', path: '/v1/account/billing' });
   });
 });
 
@@ -158,19 +139,19 @@ describe('Kling GET /account/costs', () => {
     const missing = await costs(jwt(), '?end_time=1');
     expect([missing.status, (await j<Costs>(missing)).code]).toEqual([400, 1201]);
     advance(1000);
-    expect((await j<Costs>(await costs(jwt(), `?start_time=0&end_time=${now}&resource_pack_name=other`))).data.resource_pack_subscribe_infos).toEqual([]);
-    sb.configureKey('kling', klEntry(2), { state: 'quota' });
+    expect((await j<Costs>(await costs(jwt(), `?start_time=0&end_time=${fx.now()}&resource_pack_name=other`))).data.resource_pack_subscribe_infos).toEqual([]);
+    fx.sb.configureKey('kling', klEntry(2), { state: 'quota' });
     const q = await j<Costs>(await costs(jwt(klEntry(2))));
     expect(q.data.resource_pack_subscribe_infos[0]).toMatchObject({ remaining_quantity: 0, status: 'runOut' });
     advance(1000);
-    sb.revokeKey('kling', klEntry(2));
+    fx.sb.revokeKey('kling', klEntry(2));
     const r = await costs(jwt(klEntry(2)));
     expect([r.status, (await j<Costs>(r)).code]).toEqual([401, 1000]);
     expect((await costs(jwt(), '')).status).toBe(400);
     // The costs window is its own: task creation (2 / 30 s) is untouched by probes.
     advance(1000);
     for (let i = 0; i < 2; i++) {
-      const t = await fetch(`${sb.urls.kling}/v1/videos/text2video`, { method: 'POST', headers: { authorization: `Bearer ${jwt()}`, 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'a cat' }) });
+      const t = await fetch(`${fx.sb.urls.kling}/v1/videos/text2video`, { method: 'POST', headers: { authorization: `Bearer ${jwt()}`, 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'a cat' }) });
       expect(t.status).toBe(200);
     }
   });
