@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { LambdaEnvironment, LambdaEnvironmentOptions } from './driver';
 import { BUFFERED_RESPONSE_LIMIT, HTTP_INTEGRATION_CONTENT_TYPE } from './runtime-api';
+import { pattern } from './fixtures/pattern.cjs';
 
 /**
  * The Runtime API stand-in's own rules, proven with AWS's runtime interface client running tiny
@@ -12,21 +13,6 @@ const FIXTURES = path.join(__dirname, 'fixtures');
 const MiB = 1024 * 1024;
 /** First build of aws-lambda-ric, if globalSetup did not run (see global-setup.ts). */
 const BUILD_TIMEOUT = 20 * 60_000;
-
-/** The fixtures' byte pattern (fixtures/pattern.mjs), rebuilt here. */
-function pattern(n: number, seed = 0x9e3779b9): Buffer {
-  const out = Buffer.allocUnsafe(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
