@@ -78,9 +78,10 @@ export class KeyPool {
     const slot = this.slotOf(lease);
     if (!slot) return;
     slot.probeOutUntil = 0;
-    // A streamed answer keeps its concurrency slot until its body ends (`finished`).
-    if (stillSending) return;
-    this.finished(lease);
+    // A streamed answer keeps its concurrency slot until its body ends (`finished`); the waiters
+    // hear now all the same — the marks on its answer (a rest, a budget) must not wait for a slow client.
+    if (stillSending) this.notifyRoom();
+    else this.finished(lease);
   }
 
   /** A streamed answer's body ended: its key's concurrency slot is free. */
@@ -94,7 +95,11 @@ export class KeyPool {
       slot.budget = undefined;
       slot.probe = true;
     }
-    // After the caller's marks on this answer (cooled, rested, proven): the room is then known.
+    this.notifyRoom();
+  }
+
+  /** Tells the room listeners — after the caller's marks on this answer (cooled, rested, proven), when the room is known. */
+  private notifyRoom(): void {
     if (this.roomListeners.length) queueMicrotask(() => this.roomListeners.forEach((fn) => fn()));
   }
 

@@ -151,6 +151,26 @@ describe('AdmissionQueue on a fake clock', () => {
     expect(r.queue.length).toBe(2);
   });
 
+  test('a streamed answer that rests its key wakes the queue at the rest\'s end, whether or not its body has ended', async () => {
+    const r = rig(1);
+    const p = r.pool.pick('openai-speech'); // the fresh key's probe is out
+    if (p.kind !== 'key') throw new Error('no key');
+    void r.join('a');
+    void r.join('b');
+    await flush();
+    expect(r.released()).toEqual([]);
+    // The rotation loop's order for a streamed answer: its room, settled (body still sending), then its marks.
+    r.pool.noteRoom(p.lease, { remaining: 0, limit: 1 });
+    r.pool.settle(p.lease, true);
+    r.pool.markOk(p.lease, 'openai-speech');
+    r.pool.markBudgetSpent(p.lease, 1_000);
+    await flush();
+    // Its body is still streaming to a slow client (`finished` not called): the rest's end alone releases the next probe.
+    expect(r.t.pending().filter((ms) => ms === 1_000)).toHaveLength(1);
+    await r.t.advance(1_000);
+    expect(r.released()).toEqual(['a']);
+  });
+
   test('a full queue refuses at once; a wait the estimate cannot honour is refused at once', async () => {
     const r = rig(1, { maxQueueWaitMs: 20_000, maxQueueLength: 2 });
     r.pool.markRateLimited(r.lease('openai#1'), 5_000);
